@@ -1,0 +1,464 @@
+/*
+ * miaopi — rule-based instant approval (秒批) of government applications.
+ *
+ * Copyright 2026 The miaopi authors.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * This is the one public header. Every function returns an int status
+ * (0 on success, a negative MIAOPI_E* code on failure) unless it is a plain
+ * accessor. Details of a failure go into a caller-owned miaopi_error.
+ *
+ * Ownership words used below:
+ *  - "new reference": the caller owns it and must release it with the
+ *    function named;
+ *  - "borrowed": owned by another object; valid as long as that object is
+ *    alive (and, for a decision, until its next evaluation);
+ *  - "takes ownership": the library frees it.
+ *
+ * Threading: no function touches global mutable state. A miaopi_ruleset is
+ * immutable once loaded and may be used from any number of threads at once.
+ * A miaopi_case is read-only during evaluation and may be shared by threads
+ * that evaluate it; building it is not thread-safe. A miaopi_decision is
+ * per-thread working state: use one per thread and reuse it.
+ */
+#ifndef MIAOPI_H
+#define MIAOPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "miaopi-version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(MIAOPI_BUILDING)
+#define MIAOPI_EXTERN __declspec(dllexport)
+#elif defined(__GNUC__) && defined(MIAOPI_BUILDING)
+#define MIAOPI_EXTERN __attribute__((visibility("default")))
+#else
+#define MIAOPI_EXTERN
+#endif
+
+/** @name Status codes (always negative; 0 is success)
+ * @{ */
+#define MIAOPI_OK 0
+#define MIAOPI_EINVAL (-1)    /**< invalid argument (NULL where not allowed) */
+#define MIAOPI_ENOMEM (-2)    /**< out of memory */
+#define MIAOPI_EIO (-3)       /**< file could not be read or written */
+#define MIAOPI_ERULES (-4)    /**< the rule file is invalid */
+#define MIAOPI_ECASE (-5)     /**< the case document is invalid */
+#define MIAOPI_ELIMIT (-6)    /**< a configured size/depth limit was hit */
+#define MIAOPI_ENOTINFORCE (-7) /**< ruleset not in force on the case date */
+#define MIAOPI_EEXPR (-8)     /**< a stand-alone expression is invalid */
+#define MIAOPI_ENOTFOUND (-9) /**< no such rule, field or entry */
+#define MIAOPI_EINTERNAL (-10) /**< a bug in miaopi; please report it */
+/** @} */
+
+/**
+ * Error details, filled by any function that takes a miaopi_error *.
+ * Caller-owned (usually on the stack); every function accepts NULL.
+ * Strings are NUL-terminated and truncated to fit.
+ * @since 0.1
+ */
+typedef struct miaopi_error {
+    int code;            /**< the MIAOPI_E* status that was returned */
+    char id[16];         /**< stable diagnostic id, "MIAOPI-E012", or "" */
+    char message[512];   /**< one line, English, for people */
+    char file[256];      /**< file the error is in, or "" */
+    int line;            /**< 1-based line, 0 if unknown */
+    int column;          /**< 1-based column in characters, 0 if unknown */
+    long offset;         /**< 0-based byte offset in the file, -1 if unknown */
+} miaopi_error;
+
+/** Severity of a diagnostic. @since 0.1 */
+typedef enum miaopi_severity {
+    MIAOPI_SEVERITY_ERROR = 0,
+    MIAOPI_SEVERITY_WARNING = 1
+} miaopi_severity;
+
+/**
+ * One diagnostic reported while loading a rule file. Borrowed: valid only
+ * during the callback it is passed to.
+ * @since 0.1
+ */
+typedef struct miaopi_diagnostic {
+    miaopi_severity severity;
+    const char *id;        /**< "MIAOPI-E012" */
+    const char *message;   /**< one line, English */
+    const char *file;      /**< the file name given to the loader */
+    int line;              /**< 1-based, 0 if unknown */
+    int column;            /**< 1-based in characters, 0 if unknown */
+    long offset;           /**< byte offset in the file, -1 if unknown */
+} miaopi_diagnostic;
+
+/** Called once per diagnostic. @since 0.1 */
+typedef void (*miaopi_diagnostic_cb)(const miaopi_diagnostic *diag,
+                                     void *payload);
+
+/* ------------------------------------------------------------------ */
+/** @name Library
+ * @{ */
+
+/** The run-time version string, e.g. "0.1.0". Static storage. @since 0.1 */
+MIAOPI_EXTERN const char *miaopi_version(void);
+
+/** A static English name for a status code ("MIAOPI_ERULES"). @since 0.1 */
+MIAOPI_EXTERN const char *miaopi_strerror(int code);
+
+/** Free memory the library returned to the caller (strings). NULL-safe.
+ * @since 0.1 */
+MIAOPI_EXTERN void miaopi_free(void *ptr);
+
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Rulesets
+ * @{ */
+
+/** A compiled, immutable ruleset. Reference-counted; thread-safe. */
+typedef struct miaopi_ruleset miaopi_ruleset;
+
+/**
+ * Options for loading a ruleset. Initialise with MIAOPI_LOAD_OPTIONS_INIT;
+ * fields are only ever appended.
+ * @since 0.1
+ */
+typedef struct miaopi_load_options {
+    size_t size;               /**< sizeof(miaopi_load_options) */
+    miaopi_diagnostic_cb on_diagnostic; /**< every error and warning, or NULL */
+    void *payload;             /**< passed to on_diagnostic */
+    size_t max_file_bytes;     /**< 0: default 16 MiB */
+    unsigned max_depth;        /**< XML and expression nesting; 0: 256 */
+    unsigned max_errors;       /**< stop after this many errors; 0: 50 */
+} miaopi_load_options;
+
+#define MIAOPI_LOAD_OPTIONS_INIT { sizeof(miaopi_load_options), 0, 0, 0, 0, 0 }
+
+/**
+ * Load and compile a rule file.
+ *
+ * The file is checked against the bundled RelaxNG schema, then every
+ * expression is parsed and type-checked. DTDs, entities and network access
+ * are refused. All diagnostics go to opts->on_diagnostic; the first error
+ * also goes to err.
+ *
+ * @param[out] out   the ruleset, a new reference (free with
+ *                   miaopi_ruleset_unref); set to NULL on failure
+ * @param[in]  path  the rule file
+ * @param[in]  opts  options, or NULL for defaults
+ * @param[out] err   error details, or NULL
+ * @return 0; MIAOPI_ERULES if the file is invalid; MIAOPI_EIO if it cannot
+ *         be read; MIAOPI_ELIMIT if it is too large; MIAOPI_ENOMEM.
+ * @since 0.1
+ */
+MIAOPI_EXTERN int miaopi_ruleset_load_file(miaopi_ruleset **out,
+                                           const char *path,
+                                           const miaopi_load_options *opts,
+                                           miaopi_error *err);
+
+/**
+ * Load and compile a rule file held in memory. As miaopi_ruleset_load_file;
+ * @p name is used in diagnostics (NULL: "<memory>"). The bytes are copied
+ * as needed; the caller keeps ownership of @p data.
+ * @since 0.1
+ */
+MIAOPI_EXTERN int miaopi_ruleset_load_buffer(miaopi_ruleset **out,
+                                             const char *data, size_t len,
+                                             const char *name,
+                                             const miaopi_load_options *opts,
+                                             miaopi_error *err);
+
+/** Take another reference. Thread-safe. Returns @p rs. @since 0.1 */
+MIAOPI_EXTERN miaopi_ruleset *miaopi_ruleset_ref(miaopi_ruleset *rs);
+
+/** Release a reference; the last one frees. NULL-safe, thread-safe.
+ * @since 0.1 */
+MIAOPI_EXTERN void miaopi_ruleset_unref(miaopi_ruleset *rs);
+
+/** Ruleset id, e.g. "sz-talent". Borrowed from @p rs. @since 0.1 */
+MIAOPI_EXTERN const char *miaopi_ruleset_id(const miaopi_ruleset *rs);
+/** Ruleset version, e.g. "2024.1". Borrowed. @since 0.1 */
+MIAOPI_EXTERN const char *miaopi_ruleset_version(const miaopi_ruleset *rs);
+/** Title in @p lang ("zh-CN", "en"; NULL: the default language), falling
+ * back to the other language. Borrowed. @since 0.1 */
+MIAOPI_EXTERN const char *miaopi_ruleset_title(const miaopi_ruleset *rs,
+                                               const char *lang);
+/** Issuing authority, or "" when not given. Borrowed. @since 0.1 */
+MIAOPI_EXTERN const char *miaopi_ruleset_authority(const miaopi_ruleset *rs);
+/** Effective-from date "YYYY-MM-DD". Borrowed. @since 0.1 */
+MIAOPI_EXTERN const char *
+miaopi_ruleset_effective_from(const miaopi_ruleset *rs);
+/** Effective-until date (exclusive) or "" when open-ended. Borrowed.
+ * @since 0.1 */
+MIAOPI_EXTERN const char *
+miaopi_ruleset_effective_until(const miaopi_ruleset *rs);
+/** Lower-case hex SHA-256 of the rule file's bytes (64 characters).
+ * Borrowed. @since 0.1 */
+MIAOPI_EXTERN const char *miaopi_ruleset_sha256(const miaopi_ruleset *rs);
+/** Number of rules. @since 0.1 */
+MIAOPI_EXTERN size_t miaopi_ruleset_rule_count(const miaopi_ruleset *rs);
+
+/**
+ * Static description of one rule. Strings are borrowed from the ruleset.
+ * @since 0.1
+ */
+typedef struct miaopi_rule_info {
+    size_t size;            /**< sizeof(miaopi_rule_info), set by caller */
+    const char *id;
+    const char *code;       /**< reason code */
+    const char *title;      /**< in the requested language */
+    const char *basis;      /**< legal basis, in the requested language */
+    int on_fail;            /**< MIAOPI_REJECT or MIAOPI_ESCALATE */
+    int on_unknown;         /**< MIAOPI_REJECT or MIAOPI_ESCALATE */
+    int line;               /**< line of the <rule> element */
+} miaopi_rule_info;
+
+#define MIAOPI_RULE_INFO_INIT { sizeof(miaopi_rule_info), 0, 0, 0, 0, 0, 0, 0 }
+
+/**
+ * Describe rule @p index (0-based, file order) in @p lang (NULL: default).
+ * @return 0; MIAOPI_ENOTFOUND if index is out of range; MIAOPI_EINVAL.
+ * @since 0.1
+ */
+MIAOPI_EXTERN int miaopi_ruleset_rule(miaopi_rule_info *out,
+                                      const miaopi_ruleset *rs, size_t index,
+                                      const char *lang);
+
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Cases
+ * @{ */
+
+/** A case: the application, the source records and the context. */
+typedef struct miaopi_case miaopi_case;
+
+/**
+ * Parse a case document:
+ * {"application": {...}, "sources": {"hukou": {...}, "xuexin": null},
+ *  "context": {"decision_date": "2024-05-01"}}.
+ * Duplicate keys, invalid UTF-8, nesting deeper than 64 and documents
+ * over 64 MiB are refused.
+ * @param[out] out a new case (free with miaopi_case_free)
+ * @return 0; MIAOPI_ECASE with line/column in err; MIAOPI_ELIMIT;
+ *         MIAOPI_ENOMEM.
+ * @since 0.1
+ */
+MIAOPI_EXTERN int miaopi_case_from_json(miaopi_case **out, const char *json,
+                                        size_t len, miaopi_error *err);
+
+/** Read and parse a case file. As miaopi_case_from_json, plus
+ * MIAOPI_EIO. @since 0.1 */
+MIAOPI_EXTERN int miaopi_case_load_file(miaopi_case **out, const char *path,
+                                        miaopi_error *err);
+
+/** A new empty case, to be built field by field. @since 0.1 */
+MIAOPI_EXTERN int miaopi_case_new(miaopi_case **out);
+
+/** Free a case. NULL-safe. @since 0.1 */
+MIAOPI_EXTERN void miaopi_case_free(miaopi_case *c);
+
+/**
+ * Set a value in the case by dotted path, creating objects on the way:
+ * "application.degree", "sources.hukou.name", "context.decision_date".
+ * Dates and exact decimals are strings ("2024-05-01", "1234.50");
+ * miaopi_case_set_json sets any JSON value (lists, records, null).
+ * @return 0; MIAOPI_EINVAL for a bad path or value; MIAOPI_ENOMEM.
+ * @since 0.1
+ */
+MIAOPI_EXTERN int miaopi_case_set_string(miaopi_case *c, const char *path,
+                                         const char *value);
+/** @copydoc miaopi_case_set_string */
+MIAOPI_EXTERN int miaopi_case_set_int(miaopi_case *c, const char *path,
+                                      int64_t value);
+/** @copydoc miaopi_case_set_string */
+MIAOPI_EXTERN int miaopi_case_set_bool(miaopi_case *c, const char *path,
+                                       int value);
+/** @copydoc miaopi_case_set_string */
+MIAOPI_EXTERN int miaopi_case_set_json(miaopi_case *c, const char *path,
+                                       const char *json, miaopi_error *err);
+
+/**
+ * Mark a source unavailable (the same as "sources": {"NAME": null}).
+ * Rules that need it become UNKNOWN.
+ * @since 0.1
+ */
+MIAOPI_EXTERN int miaopi_case_set_source_unavailable(miaopi_case *c,
+                                                     const char *source);
+
+/** Serialise the case as compact JSON with sorted keys. @p out is a new
+ * string, free with miaopi_free. @since 0.1 */
+MIAOPI_EXTERN int miaopi_case_to_json(char **out, const miaopi_case *c);
+
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Evaluation and decisions
+ * @{ */
+
+/** Decision outcomes. @since 0.1 */
+typedef enum miaopi_outcome {
+    MIAOPI_APPROVE = 1,
+    MIAOPI_REJECT = 2,
+    MIAOPI_ESCALATE = 3
+} miaopi_outcome;
+
+/** Status of one rule in a decision. @since 0.1 */
+typedef enum miaopi_rule_status {
+    MIAOPI_RULE_PASS = 1,
+    MIAOPI_RULE_FAIL = 2,
+    MIAOPI_RULE_UNKNOWN = 3,
+    MIAOPI_RULE_NOT_APPLICABLE = 4
+} miaopi_rule_status;
+
+/** A decision and its working state; reuse it across evaluations. */
+typedef struct miaopi_decision miaopi_decision;
+
+/**
+ * Evaluation options. Initialise with MIAOPI_EVAL_OPTIONS_INIT.
+ * @since 0.1
+ */
+typedef struct miaopi_eval_options {
+    size_t size;               /**< sizeof(miaopi_eval_options) */
+    /** Evaluate even when the case's decision date is outside the
+     * ruleset's effective range (what-if analysis); 0: refuse. */
+    int ignore_effective_dates;
+} miaopi_eval_options;
+
+#define MIAOPI_EVAL_OPTIONS_INIT { sizeof(miaopi_eval_options), 0 }
+
+/** A new, empty decision object. Free with miaopi_decision_free.
+ * @since 0.1 */
+MIAOPI_EXTERN int miaopi_decision_new(miaopi_decision **out);
+
+/** Free a decision (and its reference to the ruleset). NULL-safe.
+ * @since 0.1 */
+MIAOPI_EXTERN void miaopi_decision_free(miaopi_decision *d);
+
+/**
+ * Evaluate @p c under @p rs into @p out, replacing what it held.
+ *
+ * The decision date is the case's context.decision_date; no clock is read.
+ * Deterministic: the same ruleset bytes and case give the same decision.
+ * @p out keeps a reference to @p rs; it does not keep @p c. Once its
+ * buffers have grown, evaluating into the same object does not allocate.
+ *
+ * On any error the decision's outcome is MIAOPI_ESCALATE, never APPROVE.
+ *
+ * @return 0 when a decision was made (APPROVE, REJECT or ESCALATE);
+ *         MIAOPI_ECASE if the case lacks a valid context.decision_date or
+ *         a required application field; MIAOPI_ENOTINFORCE if the date is
+ *         outside the ruleset's effective range; MIAOPI_ENOMEM.
+ * @since 0.1
+ */
+MIAOPI_EXTERN int miaopi_evaluate(miaopi_decision *out,
+                                  const miaopi_ruleset *rs,
+                                  const miaopi_case *c,
+                                  const miaopi_eval_options *opts,
+                                  miaopi_error *err);
+
+/** The outcome. @since 0.1 */
+MIAOPI_EXTERN miaopi_outcome
+miaopi_decision_outcome(const miaopi_decision *d);
+
+/** "APPROVE", "REJECT" or "ESCALATE". Static storage. @since 0.1 */
+MIAOPI_EXTERN const char *miaopi_outcome_name(miaopi_outcome o);
+
+/** "pass", "fail", "unknown" or "not-applicable". Static. @since 0.1 */
+MIAOPI_EXTERN const char *miaopi_rule_status_name(miaopi_rule_status s);
+
+/** The ruleset the decision was made under (borrowed), or NULL.
+ * @since 0.1 */
+MIAOPI_EXTERN const miaopi_ruleset *
+miaopi_decision_ruleset(const miaopi_decision *d);
+
+/** The decision date used, "YYYY-MM-DD" (borrowed). @since 0.1 */
+MIAOPI_EXTERN const char *miaopi_decision_date(const miaopi_decision *d);
+
+/** Number of rule results (equals the ruleset's rule count). @since 0.1 */
+MIAOPI_EXTERN size_t miaopi_decision_rule_count(const miaopi_decision *d);
+
+/**
+ * The result of one rule. Strings are borrowed from the decision and valid
+ * until its next evaluation or free.
+ * @since 0.1
+ */
+typedef struct miaopi_rule_result {
+    size_t size;               /**< sizeof(miaopi_rule_result), by caller */
+    const char *id;
+    const char *code;          /**< reason code */
+    miaopi_rule_status status;
+    /** What the rule does to the decision: 0 (nothing), MIAOPI_REJECT or
+     * MIAOPI_ESCALATE. */
+    int effect;
+    /** For UNKNOWN: why, e.g. "source xuexin is unavailable"; else "". */
+    const char *unknown_reason;
+    /** For UNKNOWN: the path that was missing, e.g. "xuexin.degree"; or "". */
+    const char *unknown_path;
+} miaopi_rule_result;
+
+#define MIAOPI_RULE_RESULT_INIT { sizeof(miaopi_rule_result), 0, 0, 0, 0, 0, 0 }
+
+/** Result of rule @p index (ruleset order). @return 0; MIAOPI_ENOTFOUND.
+ * @since 0.1 */
+MIAOPI_EXTERN int miaopi_decision_rule(miaopi_rule_result *out,
+                                       const miaopi_decision *d,
+                                       size_t index);
+
+/** Number of reasons: rules whose effect is REJECT or ESCALATE, plus
+ * the "no positive evidence" reason when no rule passed. @since 0.1 */
+MIAOPI_EXTERN size_t miaopi_decision_reason_count(const miaopi_decision *d);
+
+/**
+ * One reason for a REJECT or ESCALATE, for the citizen and the reviewer.
+ * Strings borrowed from the decision; personal data in the message is
+ * masked by its declared class.
+ * @since 0.1
+ */
+typedef struct miaopi_reason {
+    size_t size;               /**< sizeof(miaopi_reason), by caller */
+    const char *rule_id;
+    const char *code;
+    miaopi_rule_status status; /**< FAIL or UNKNOWN */
+    int effect;                /**< MIAOPI_REJECT or MIAOPI_ESCALATE */
+    const char *title;
+    const char *message;       /**< rendered template */
+    const char *basis;         /**< legal basis */
+} miaopi_reason;
+
+#define MIAOPI_REASON_INIT { sizeof(miaopi_reason), 0, 0, 0, 0, 0, 0, 0 }
+
+/**
+ * Reason @p index in language @p lang ("zh-CN" or "en"; NULL: the
+ * ruleset's default), falling back to the other language when a rule lacks
+ * it. @return 0; MIAOPI_ENOTFOUND; MIAOPI_EINVAL.
+ * @since 0.1
+ */
+MIAOPI_EXTERN int miaopi_decision_reason(miaopi_reason *out,
+                                         const miaopi_decision *d,
+                                         size_t index, const char *lang);
+
+/** Flags for miaopi_decision_to_json. @since 0.1 */
+#define MIAOPI_JSON_REASONS 0x1u   /**< include reasons with messages */
+#define MIAOPI_JSON_PRETTY 0x2u    /**< indent */
+
+/**
+ * Serialise the decision: {"decision", "decision_date", "ruleset": {id,
+ * version, sha256}, "rules": [{id, status, code}], "reasons": [...]}.
+ * @param[out] out a new NUL-terminated string; free with miaopi_free
+ * @return 0; MIAOPI_EINVAL if nothing was evaluated; MIAOPI_ENOMEM.
+ * @since 0.1
+ */
+MIAOPI_EXTERN int miaopi_decision_to_json(char **out,
+                                          const miaopi_decision *d,
+                                          const char *lang, unsigned flags);
+
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MIAOPI_H */

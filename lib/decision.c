@@ -1,0 +1,614 @@
+/*
+ * Evaluating a case into a decision, and the decision's accessors.
+ *
+ * The decision object owns all per-evaluation working state (slot cache,
+ * quantifier variables, string arena, PCRE2 match data, rendered
+ * messages), so an embedder that keeps one decision per thread evaluates
+ * without touching the heap once the buffers have grown.
+ */
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const json_t *miaopi__case_root(const miaopi_case *c);
+
+typedef struct result {
+    miaopi_rule_status status;
+    int effect;
+    mp_why why;
+    const mp_node *where;
+    const char *unknown_reason;
+    const char *unknown_path;
+    const char *message[MP_LANG_COUNT];
+} result;
+
+struct miaopi_decision {
+    miaopi_ruleset *rs;
+    bool valid;
+    miaopi_outcome outcome;
+    char date[11];
+    result *results;
+    size_t cap_results;
+    size_t *reasons;      /* rule indexes; SIZE_MAX = no evidence */
+    size_t nreasons;
+    mp_eval ev;
+    miaopi__arena arena;
+    miaopi__buf text;     /* rendering scratch, reused */
+    miaopi__buf scratch;
+};
+
+int miaopi_decision_new(miaopi_decision **out)
+{
+    if (!out)
+        return MIAOPI_EINVAL;
+    miaopi_decision *d = miaopi__calloc(1, sizeof(*d));
+    *out = d;
+    if (!d)
+        return MIAOPI_ENOMEM;
+    d->outcome = MIAOPI_ESCALATE;
+    miaopi__arena_init(&d->arena);
+    d->ev.arena = &d->arena;
+    return MIAOPI_OK;
+}
+
+void miaopi_decision_free(miaopi_decision *d)
+{
+    if (!d)
+        return;
+    if (d->ev.md)
+        pcre2_match_data_free(d->ev.md);
+    miaopi__free(d->ev.slots);
+    miaopi__free(d->ev.vars);
+    miaopi__free(d->results);
+    miaopi__free(d->reasons);
+    miaopi__arena_free(&d->arena);
+    miaopi__buf_free(&d->text);
+    miaopi__buf_free(&d->scratch);
+    miaopi_ruleset_unref(d->rs);
+    miaopi__free(d);
+}
+
+static bool grow(void **p, size_t *cap, size_t want, size_t size)
+{
+    if (*cap >= want)
+        return true;
+    void *n = miaopi__realloc(*p, (want ? want : 1) * size);
+    if (!n)
+        return false;
+    *p = n;
+    *cap = want;
+    return true;
+}
+
+/* Make the working state fit rs. Allocates only when rs is bigger than
+ * anything this decision has seen. */
+static int prepare(miaopi_decision *d, const miaopi_ruleset *rs)
+{
+    if (d->rs != rs) {
+        if (d->ev.md) {
+            pcre2_match_data_free(d->ev.md);
+            d->ev.md = NULL;
+        }
+        miaopi_ruleset_unref(d->rs);
+        d->rs = miaopi_ruleset_ref((miaopi_ruleset *)rs);
+    }
+    size_t nslots = (size_t)rs->nslots;
+    size_t old = d->ev.cap_slots;
+    if (!grow((void **)&d->ev.slots, &d->ev.cap_slots, nslots,
+              sizeof(mp_slot)))
+        return MIAOPI_ENOMEM;
+    if (d->ev.cap_slots > old)
+        memset(d->ev.slots + old, 0, (d->ev.cap_slots - old) * sizeof(mp_slot));
+    if (!grow((void **)&d->ev.vars, &d->ev.cap_vars, (size_t)rs->max_vars,
+              sizeof(mp_value)) ||
+        !grow((void **)&d->results, &d->cap_results, rs->nrules,
+              sizeof(result)))
+        return MIAOPI_ENOMEM;
+    size_t cap_reasons = d->cap_results;
+    if (!d->reasons) {
+        d->reasons = miaopi__malloc((cap_reasons + 1) * sizeof(size_t));
+        if (!d->reasons)
+            return MIAOPI_ENOMEM;
+    } else {
+        size_t *r = miaopi__realloc(d->reasons,
+                                    (cap_reasons + 1) * sizeof(size_t));
+        if (!r)
+            return MIAOPI_ENOMEM;
+        d->reasons = r;
+    }
+    /* A new generation invalidates every cached slot without a sweep. */
+    if (++d->ev.gen == 0) {
+        memset(d->ev.slots, 0, d->ev.cap_slots * sizeof(mp_slot));
+        d->ev.gen = 1;
+    }
+    miaopi__arena_reset(&d->arena);
+    d->ev.rs = rs;
+    d->ev.nomem = false;
+    return MIAOPI_OK;
+}
+
+/* ---- unknown reasons ---- */
+
+static const char *source_label(const mp_source *s)
+{
+    return s->title && s->title[0] ? s->title : s->name;
+}
+
+static const char *arena_printf(miaopi_decision *d, const char *fmt, ...)
+    MP_PRINTF(2, 3);
+
+static const char *arena_printf(miaopi_decision *d, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    const char *s = miaopi__arena_strndup(&d->arena, buf, strlen(buf));
+    return s ? s : "";
+}
+
+static const char *node_path(const mp_node *n)
+{
+    if (!n)
+        return "";
+    if ((n->op == MP_OP_PATH || n->op == MP_OP_FIELD) && n->text)
+        return n->text;
+    return "";
+}
+
+/* English, for reviewers and logs. */
+static const char *why_en(miaopi_decision *d, mp_why why, const mp_node *n)
+{
+    const char *path = node_path(n);
+    switch (why) {
+    case MP_WHY_UNAVAILABLE:
+        return arena_printf(d, "source %s is unavailable",
+                            n && n->source ? n->source->name : "?");
+    case MP_WHY_MISSING:
+        return arena_printf(d, "%s is missing", *path ? path : "a value");
+    case MP_WHY_TYPE:
+        return arena_printf(d, "%s has the wrong type or format",
+                            *path ? path : "a value");
+    case MP_WHY_NO_KEY:
+        return arena_printf(d, "table %s has no row for the key",
+                            n && n->table ? n->table->name : "?");
+    case MP_WHY_INVALID:
+        return arena_printf(d, "%s() got a value outside its domain",
+                            n && n->fn ? n->fn->name : "a function");
+    default:
+        return mp_why_text(why);
+    }
+}
+
+/* Chinese, for the citizen. */
+static const char *why_zh(miaopi_decision *d, const result *r)
+{
+    const mp_node *n = r->where;
+    switch (r->why) {
+    case MP_WHY_UNAVAILABLE:
+        return arena_printf(d, "%s暂时无法获取",
+                            n && n->source ? source_label(n->source) : "数据");
+    case MP_WHY_MISSING:
+        if (n && n->field && n->field->title)
+            return arena_printf(d, "缺少“%s”信息", n->field->title);
+        return "缺少所需信息";
+    case MP_WHY_TYPE:
+        return "所需信息格式不正确";
+    case MP_WHY_NO_KEY:
+        return "没有对应的标准";
+    case MP_WHY_INVALID:
+        return "所需信息不符合要求";
+    case MP_WHY_REGEX_LIMIT:
+    case MP_WHY_LIMIT:
+        return "核验超出处理限制";
+    case MP_WHY_OVERFLOW:
+        return "计算结果超出范围";
+    default:
+        return "系统内部错误";
+    }
+}
+
+/* ---- message rendering ---- */
+
+static const char *render_template(miaopi_decision *d, const mp_template *t)
+{
+    miaopi__buf *b = &d->text;
+    b->len = 0;
+    b->failed = false;
+    for (size_t i = 0; i < t->nparts; i++) {
+        const mp_template_part *p = &t->parts[i];
+        if (p->text) {
+            miaopi__buf_add(b, p->text, p->len);
+            continue;
+        }
+        mp_value v;
+        mp_eval_node(&d->ev, p->expr, &v);
+        if (MP_IS_UNKNOWN(&v))
+            miaopi__buf_adds(b, "?");
+        else
+            mp_value_format(&v, &p->expr->type, p->pii, b, &d->scratch);
+    }
+    if (b->failed)
+        return NULL;
+    return miaopi__arena_strndup(&d->arena, miaopi__buf_cstr(b), b->len);
+}
+
+static void render(miaopi_decision *d, size_t i)
+{
+    const mp_rule *rule = &d->rs->rules[i];
+    result *r = &d->results[i];
+    for (int l = 0; l < MP_LANG_COUNT; l++) {
+        const char *title = miaopi__pick_lang(rule->title, l);
+        const char *msg = NULL;
+        if (r->status == MIAOPI_RULE_UNKNOWN) {
+            bool rej = r->effect == MIAOPI_REJECT;
+            if (l == MP_LANG_ZH)
+                msg = arena_printf(d, "“%s”无法自动核验：%s。%s", title,
+                                   why_zh(d, r),
+                                   rej ? "不予批准。" : "已转人工审核。");
+            else
+                msg = arena_printf(d, "\"%s\" could not be verified "
+                                      "automatically: %s. %s",
+                                   title, r->unknown_reason,
+                                   rej ? "Not approved."
+                                       : "Referred for manual review.");
+        } else {
+            const mp_template *t = rule->message[l].present
+                                       ? &rule->message[l]
+                                       : &rule->message[1 - l];
+            if (t->present)
+                msg = render_template(d, t);
+            else
+                msg = arena_printf(d, l == MP_LANG_ZH ? "未通过：%s"
+                                                      : "Not met: %s",
+                                   title);
+        }
+        r->message[l] = msg ? msg : "";
+    }
+}
+
+/* ---- evaluation ---- */
+
+static void eval_rule(miaopi_decision *d, size_t i)
+{
+    const mp_rule *rule = &d->rs->rules[i];
+    result *r = &d->results[i];
+    memset(r, 0, sizeof(*r));
+    r->unknown_reason = "";
+    r->unknown_path = "";
+    mp_value v;
+    if (rule->when) {
+        mp_eval_node(&d->ev, rule->when, &v);
+        if (!MP_IS_UNKNOWN(&v) && !v.u.b) {
+            r->status = MIAOPI_RULE_NOT_APPLICABLE;
+            return;
+        }
+    }
+    if (!rule->when || !MP_IS_UNKNOWN(&v))
+        mp_eval_node(&d->ev, rule->require, &v);
+    if (d->ev.nomem && !MP_IS_UNKNOWN(&v))
+        mp_value_unknown(&v, MP_WHY_NOMEM, NULL);
+    if (MP_IS_UNKNOWN(&v)) {
+        r->status = MIAOPI_RULE_UNKNOWN;
+        r->effect = rule->on_unknown;
+        r->why = v.why;
+        r->where = v.where;
+        r->unknown_reason = why_en(d, v.why, v.where);
+        r->unknown_path = node_path(v.where);
+    } else if (v.u.b) {
+        r->status = MIAOPI_RULE_PASS;
+    } else {
+        r->status = MIAOPI_RULE_FAIL;
+        r->effect = rule->on_fail;
+    }
+}
+
+/* "WHAT ARG" as a case error; a helper keeps the messages below short. */
+static int case_error(miaopi_error *err, const char *what, const char *arg)
+{
+    return miaopi__error_set(err, MIAOPI_ECASE, "%s%s%s", what,
+                             arg ? " " : "", arg ? arg : "");
+}
+
+/* The decision date and required application fields. */
+static int read_case(miaopi_decision *d, const json_t *root,
+                     const miaopi_eval_options *opts, miaopi_error *err)
+{
+    const miaopi_ruleset *rs = d->rs;
+    d->ev.application = json_object_get(root, "application");
+    d->ev.context = json_object_get(root, "context");
+    d->ev.sources = json_object_get(root, "sources");
+    const json_t *dd = json_object_get(d->ev.context, "decision_date");
+    if (!json_is_string(dd))
+        return case_error(err, "the case has no context.decision_date "
+                               "(\"YYYY-MM-DD\"); the decision date comes "
+                               "from the case, never the clock",
+                          NULL);
+    if (!miaopi__date_parse(json_string_value(dd), json_string_length(dd),
+                            &d->ev.decision_date))
+        return case_error(err,
+                          "context.decision_date is not a valid YYYY-MM-DD "
+                          "date:",
+                          json_string_value(dd));
+    miaopi__date_format(d->ev.decision_date, d->date);
+    if (!opts->ignore_effective_dates &&
+        (d->ev.decision_date < rs->from_day ||
+         d->ev.decision_date >= rs->until_day))
+        return miaopi__error_set(
+            err, MIAOPI_ENOTINFORCE,
+            "ruleset %s %s is not in force on %s (effective from %s%s%s)",
+            rs->id, rs->version, d->date, rs->effective_from,
+            rs->effective_until[0] ? " until " : "", rs->effective_until);
+    for (size_t i = 0; i < rs->application.nfields; i++) {
+        const mp_field *f = &rs->application.fields[i];
+        if (!f->required)
+            continue;
+        const json_t *v = json_object_get(d->ev.application, f->name);
+        if (!v || json_is_null(v))
+            return case_error(err, "the application lacks the required "
+                                   "field",
+                              f->name);
+    }
+    for (size_t i = 1; i < rs->context.nfields; i++) {
+        const mp_field *f = &rs->context.fields[i];
+        const json_t *v = json_object_get(d->ev.context, f->name);
+        if (f->required && (!v || json_is_null(v)))
+            return case_error(err, "the context lacks the required field",
+                              f->name);
+    }
+    return MIAOPI_OK;
+}
+
+static void combine(miaopi_decision *d)
+{
+    bool reject = false, escalate = false, passed = false;
+    d->nreasons = 0;
+    for (size_t i = 0; i < d->rs->nrules; i++) {
+        const result *r = &d->results[i];
+        if (r->status == MIAOPI_RULE_PASS)
+            passed = true;
+        if (r->effect == MIAOPI_REJECT)
+            reject = true;
+        else if (r->effect == MIAOPI_ESCALATE)
+            escalate = true;
+        if (r->effect)
+            d->reasons[d->nreasons++] = i;
+    }
+    if (reject) {
+        d->outcome = MIAOPI_REJECT;
+    } else if (escalate) {
+        d->outcome = MIAOPI_ESCALATE;
+    } else if (!passed) {
+        /* Every rule was not applicable: nothing positive was shown, so
+         * nothing may be approved. */
+        d->outcome = MIAOPI_ESCALATE;
+        d->reasons[d->nreasons++] = SIZE_MAX;
+    } else {
+        d->outcome = MIAOPI_APPROVE;
+    }
+}
+
+int miaopi_evaluate(miaopi_decision *out, const miaopi_ruleset *rs,
+                    const miaopi_case *c, const miaopi_eval_options *opts,
+                    miaopi_error *err)
+{
+    miaopi__error_clear(err);
+    if (!out)
+        return miaopi__error_set(err, MIAOPI_EINVAL, "invalid argument");
+    out->valid = false;
+    out->outcome = MIAOPI_ESCALATE;
+    out->nreasons = 0;
+    if (!rs || !c)
+        return miaopi__error_set(err, MIAOPI_EINVAL, "invalid argument");
+    miaopi_eval_options dflt = MIAOPI_EVAL_OPTIONS_INIT;
+    if (!opts || opts->size < sizeof(*opts))
+        opts = &dflt;
+    int rc = prepare(out, rs);
+    if (rc != MIAOPI_OK)
+        return miaopi__error_set(err, rc, "out of memory");
+    rc = read_case(out, miaopi__case_root(c), opts, err);
+    if (rc != MIAOPI_OK)
+        return rc;
+    for (size_t i = 0; i < rs->nrules; i++)
+        eval_rule(out, i);
+    combine(out);
+    for (size_t k = 0; k < out->nreasons; k++)
+        if (out->reasons[k] != SIZE_MAX)
+            render(out, out->reasons[k]);
+    if (out->ev.nomem) {
+        out->outcome = MIAOPI_ESCALATE;
+        return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
+    }
+    out->valid = true;
+    return MIAOPI_OK;
+}
+
+/* ---- accessors ---- */
+
+miaopi_outcome miaopi_decision_outcome(const miaopi_decision *d)
+{
+    return d && d->valid ? d->outcome : MIAOPI_ESCALATE;
+}
+
+const char *miaopi_outcome_name(miaopi_outcome o)
+{
+    switch (o) {
+    case MIAOPI_APPROVE: return "APPROVE";
+    case MIAOPI_REJECT: return "REJECT";
+    default: return "ESCALATE";
+    }
+}
+
+const char *miaopi_rule_status_name(miaopi_rule_status s)
+{
+    switch (s) {
+    case MIAOPI_RULE_PASS: return "pass";
+    case MIAOPI_RULE_FAIL: return "fail";
+    case MIAOPI_RULE_NOT_APPLICABLE: return "not-applicable";
+    default: return "unknown";
+    }
+}
+
+const miaopi_ruleset *miaopi_decision_ruleset(const miaopi_decision *d)
+{
+    return d && d->valid ? d->rs : NULL;
+}
+
+const char *miaopi_decision_date(const miaopi_decision *d)
+{
+    return d && d->valid ? d->date : "";
+}
+
+size_t miaopi_decision_rule_count(const miaopi_decision *d)
+{
+    return d && d->valid ? d->rs->nrules : 0;
+}
+
+int miaopi_decision_rule(miaopi_rule_result *out, const miaopi_decision *d,
+                         size_t index)
+{
+    if (!out || !d || out->size < sizeof(*out))
+        return MIAOPI_EINVAL;
+    if (!d->valid || index >= d->rs->nrules)
+        return MIAOPI_ENOTFOUND;
+    const mp_rule *rule = &d->rs->rules[index];
+    const result *r = &d->results[index];
+    out->id = rule->id;
+    out->code = rule->code;
+    out->status = r->status;
+    out->effect = r->effect;
+    out->unknown_reason = r->unknown_reason;
+    out->unknown_path = r->unknown_path;
+    return MIAOPI_OK;
+}
+
+size_t miaopi_decision_reason_count(const miaopi_decision *d)
+{
+    return d && d->valid ? d->nreasons : 0;
+}
+
+static int lang_index(const miaopi_ruleset *rs, const char *lang)
+{
+    if (!lang)
+        return rs->default_lang;
+    return strncmp(lang, "en", 2) == 0 ? MP_LANG_EN : MP_LANG_ZH;
+}
+
+int miaopi_decision_reason(miaopi_reason *out, const miaopi_decision *d,
+                           size_t index, const char *lang)
+{
+    if (!out || !d || out->size < sizeof(*out))
+        return MIAOPI_EINVAL;
+    if (!d->valid || index >= d->nreasons)
+        return MIAOPI_ENOTFOUND;
+    int l = lang_index(d->rs, lang);
+    size_t ri = d->reasons[index];
+    if (ri == SIZE_MAX) {
+        out->rule_id = "";
+        out->code = "NO_EVIDENCE";
+        out->status = MIAOPI_RULE_NOT_APPLICABLE;
+        out->effect = MIAOPI_ESCALATE;
+        out->title = l == MP_LANG_ZH ? "无可核验的审批条件"
+                                     : "No condition could be verified";
+        out->message = l == MP_LANG_ZH
+                           ? "没有任何审批条件适用于本申请，无法自动批准，"
+                             "已转人工审核。"
+                           : "No approval condition applied to this "
+                             "application, so it cannot be approved "
+                             "automatically; referred for manual review.";
+        out->basis = "";
+        return MIAOPI_OK;
+    }
+    const mp_rule *rule = &d->rs->rules[ri];
+    const result *r = &d->results[ri];
+    out->rule_id = rule->id;
+    out->code = rule->code;
+    out->status = r->status;
+    out->effect = r->effect;
+    out->title = miaopi__pick_lang(rule->title, l);
+    out->basis = miaopi__pick_lang(rule->basis, l);
+    out->message = r->message[l];
+    return MIAOPI_OK;
+}
+
+static json_t *ruleset_json(const miaopi_ruleset *rs)
+{
+    return json_pack("{s:s, s:s, s:s}", "id", rs->id, "version", rs->version,
+                     "sha256", rs->sha256);
+}
+
+static json_t *rules_json(const miaopi_decision *d)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < d->rs->nrules; i++) {
+        miaopi_rule_result r = MIAOPI_RULE_RESULT_INIT;
+        miaopi_decision_rule(&r, d, i);
+        json_t *o = json_pack("{s:s, s:s, s:s}", "id", r.id, "status",
+                              miaopi_rule_status_name(r.status), "code",
+                              r.code);
+        if (o && r.status == MIAOPI_RULE_UNKNOWN)
+            json_object_set_new(o, "unknown",
+                                json_pack("{s:s, s:s}", "reason",
+                                          r.unknown_reason, "path",
+                                          r.unknown_path));
+        if (!o || json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+static json_t *reasons_json(const miaopi_decision *d, const char *lang)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < d->nreasons; i++) {
+        miaopi_reason r = MIAOPI_REASON_INIT;
+        miaopi_decision_reason(&r, d, i, lang);
+        json_t *o = json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "rule", r.rule_id, "code",
+            r.code, "status", miaopi_rule_status_name(r.status), "effect",
+            miaopi_outcome_name((miaopi_outcome)r.effect), "title", r.title,
+            "message", r.message, "basis", r.basis);
+        if (!o || json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+int miaopi_decision_to_json(char **out, const miaopi_decision *d,
+                            const char *lang, unsigned flags)
+{
+    if (!out)
+        return MIAOPI_EINVAL;
+    *out = NULL;
+    if (!d || !d->valid)
+        return MIAOPI_EINVAL;
+    json_t *o = json_pack("{s:s, s:s, s:o*, s:o*}", "decision",
+                          miaopi_outcome_name(d->outcome), "decision_date",
+                          d->date, "ruleset", ruleset_json(d->rs), "rules",
+                          rules_json(d));
+    if (!o)
+        return MIAOPI_ENOMEM;
+    if (flags & MIAOPI_JSON_REASONS) {
+        json_t *r = reasons_json(d, lang);
+        if (!r || json_object_set_new(o, "reasons", r) != 0) {
+            json_decref(o);
+            return MIAOPI_ENOMEM;
+        }
+    }
+    size_t jf = JSON_PRESERVE_ORDER |
+                ((flags & MIAOPI_JSON_PRETTY) ? JSON_INDENT(2) : JSON_COMPACT);
+    char *s = json_dumps(o, jf);
+    json_decref(o);
+    if (!s)
+        return MIAOPI_ENOMEM;
+    *out = miaopi__strdup(s);
+    free(s);
+    return *out ? MIAOPI_OK : MIAOPI_ENOMEM;
+}

@@ -1,0 +1,742 @@
+/*
+ * Expression evaluation with three-valued (Kleene) logic. A value is
+ * either known or UNKNOWN with a reason and the node that caused it;
+ * UNKNOWN propagates through every operator except and/or, the list
+ * quantifiers and present(). Nothing here allocates from the heap: strings
+ * made during evaluation come from the decision's arena.
+ */
+#include "model.h"
+
+#include <string.h>
+
+/* ---- types ---- */
+
+bool mp_type_eq(const mp_type *a, const mp_type *b)
+{
+    if (a->kind != b->kind)
+        return false;
+    if (a->kind == MP_T_LIST)
+        return a->elem && b->elem && mp_type_eq(a->elem, b->elem);
+    if (a->kind == MP_T_RECORD)
+        return a->record == b->record;
+    return true;
+}
+
+bool mp_type_numeric(const mp_type *t)
+{
+    return t->kind == MP_T_INT || t->kind == MP_T_DEC;
+}
+
+void mp_type_name(const mp_type *t, miaopi__buf *out)
+{
+    switch (t->kind) {
+    case MP_T_STRING: miaopi__buf_adds(out, "string"); break;
+    case MP_T_INT: miaopi__buf_adds(out, "integer"); break;
+    case MP_T_DEC: miaopi__buf_adds(out, "decimal"); break;
+    case MP_T_BOOL: miaopi__buf_adds(out, "boolean"); break;
+    case MP_T_DATE: miaopi__buf_adds(out, "date"); break;
+    case MP_T_RECORD: miaopi__buf_adds(out, "record"); break;
+    case MP_T_LIST:
+        miaopi__buf_adds(out, "list of ");
+        if (t->elem)
+            mp_type_name(t->elem, out);
+        break;
+    default: miaopi__buf_adds(out, "nothing"); break;
+    }
+}
+
+const mp_field *mp_schema_find(const mp_schema *s, const char *name,
+                               size_t len)
+{
+    for (size_t i = 0; i < s->nfields; i++)
+        if (strlen(s->fields[i].name) == len &&
+            memcmp(s->fields[i].name, name, len) == 0)
+            return &s->fields[i];
+    return NULL;
+}
+
+const char *mp_why_text(mp_why w)
+{
+    switch (w) {
+    case MP_WHY_MISSING: return "the value is missing";
+    case MP_WHY_UNAVAILABLE: return "the source is unavailable";
+    case MP_WHY_TYPE: return "the value has the wrong type";
+    case MP_WHY_INVALID: return "an argument is outside the function's domain";
+    case MP_WHY_OVERFLOW: return "the result is out of range";
+    case MP_WHY_DIV_ZERO: return "division by zero";
+    case MP_WHY_NO_KEY: return "the table has no row for the key";
+    case MP_WHY_REGEX_LIMIT: return "the regular expression hit its match limit";
+    case MP_WHY_LIMIT: return "an evaluation limit was hit";
+    case MP_WHY_NOMEM: return "out of memory";
+    case MP_WHY_INTERNAL: return "internal error";
+    default: return "unknown";
+    }
+}
+
+/* ---- values ---- */
+
+void mp_value_unknown(mp_value *out, mp_why why, const mp_node *where)
+{
+    memset(out, 0, sizeof(*out));
+    out->kind = MP_T_NONE;
+    out->why = why;
+    out->where = where;
+}
+
+void mp_value_from_json(const json_t *j, const mp_type *t,
+                        const mp_node *where, mp_value *out)
+{
+    if (!j || json_is_null(j)) {
+        mp_value_unknown(out, MP_WHY_MISSING, where);
+        return;
+    }
+    memset(out, 0, sizeof(*out));
+    out->kind = t->kind;
+    switch (t->kind) {
+    case MP_T_STRING:
+        if (!json_is_string(j))
+            break;
+        out->u.s.p = json_string_value(j);
+        out->u.s.len = json_string_length(j);
+        return;
+    case MP_T_INT:
+        if (!json_is_integer(j))
+            break;
+        out->u.i = json_integer_value(j);
+        return;
+    case MP_T_DEC:
+        if (json_is_integer(j)) {
+            out->u.d = miaopi__dec_from_int(json_integer_value(j));
+            return;
+        }
+        if (json_is_real(j) &&
+            miaopi__dec_from_double(json_real_value(j), &out->u.d))
+            return;
+        if (json_is_string(j) &&
+            miaopi__dec_parse(json_string_value(j), json_string_length(j),
+                              &out->u.d))
+            return;
+        break;
+    case MP_T_BOOL:
+        if (!json_is_boolean(j))
+            break;
+        out->u.b = json_is_true(j);
+        return;
+    case MP_T_DATE:
+        if (json_is_string(j) &&
+            miaopi__date_parse(json_string_value(j), json_string_length(j),
+                               &out->u.date))
+            return;
+        break;
+    case MP_T_LIST:
+        if (!json_is_array(j))
+            break;
+        out->u.list.json = j;
+        out->u.list.n = json_array_size(j);
+        return;
+    case MP_T_RECORD:
+        if (!json_is_object(j))
+            break;
+        out->u.rec = j;
+        return;
+    default:
+        break;
+    }
+    mp_value_unknown(out, MP_WHY_TYPE, where);
+}
+
+void mp_list_get(const mp_value *list, const mp_type *elem, size_t i,
+                 const mp_node *where, mp_value *out)
+{
+    if (list->u.list.items)
+        *out = list->u.list.items[i];
+    else
+        mp_value_from_json(json_array_get(list->u.list.json, i), elem, where,
+                           out);
+}
+
+static miaopi__dec as_dec(const mp_value *v)
+{
+    return v->kind == MP_T_DEC ? v->u.d : miaopi__dec_from_int(v->u.i);
+}
+
+static int cmp_bytes(const char *a, size_t an, const char *b, size_t bn)
+{
+    int r = memcmp(a, b, an < bn ? an : bn);
+    if (r)
+        return r < 0 ? -1 : 1;
+    return an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+/* Both values known and comparable (the type checker saw to that). */
+int mp_value_cmp(const mp_value *a, const mp_value *b)
+{
+    if (a->kind == MP_T_INT && b->kind == MP_T_INT)
+        return a->u.i < b->u.i ? -1 : a->u.i > b->u.i;
+    if ((a->kind == MP_T_INT || a->kind == MP_T_DEC) &&
+        (b->kind == MP_T_INT || b->kind == MP_T_DEC))
+        return miaopi__dec_cmp(as_dec(a), as_dec(b));
+    switch (a->kind) {
+    case MP_T_STRING:
+        return cmp_bytes(a->u.s.p, a->u.s.len, b->u.s.p, b->u.s.len);
+    case MP_T_DATE:
+        return a->u.date < b->u.date ? -1 : a->u.date > b->u.date;
+    case MP_T_BOOL:
+        return (int)a->u.b - (int)b->u.b;
+    default:
+        return 0;
+    }
+}
+
+bool mp_value_eq(const mp_value *a, const mp_value *b)
+{
+    if (a->kind == MP_T_STRING && b->kind == MP_T_STRING)
+        return a->u.s.len == b->u.s.len &&
+               memcmp(a->u.s.p, b->u.s.p, a->u.s.len) == 0;
+    return mp_value_cmp(a, b) == 0;
+}
+
+static void format_plain(const mp_value *v, const mp_type *t,
+                         miaopi__buf *out)
+{
+    char tmp[64];
+    switch (v->kind) {
+    case MP_T_STRING:
+        miaopi__buf_add(out, v->u.s.p, v->u.s.len);
+        break;
+    case MP_T_INT:
+        miaopi__buf_printf(out, "%lld", (long long)v->u.i);
+        break;
+    case MP_T_DEC:
+        miaopi__dec_format(v->u.d, tmp);
+        miaopi__buf_adds(out, tmp);
+        break;
+    case MP_T_BOOL:
+        miaopi__buf_adds(out, v->u.b ? "true" : "false");
+        break;
+    case MP_T_DATE:
+        miaopi__date_format(v->u.date, tmp);
+        miaopi__buf_adds(out, tmp);
+        break;
+    case MP_T_LIST: {
+        miaopi__buf_addc(out, '[');
+        for (size_t i = 0; i < v->u.list.n; i++) {
+            mp_value e;
+            mp_list_get(v, t && t->elem ? t->elem : t, i, NULL, &e);
+            if (i)
+                miaopi__buf_adds(out, ", ");
+            if (MP_IS_UNKNOWN(&e))
+                miaopi__buf_adds(out, "?");
+            else
+                format_plain(&e, t ? t->elem : NULL, out);
+        }
+        miaopi__buf_addc(out, ']');
+        break;
+    }
+    case MP_T_RECORD:
+        miaopi__buf_adds(out, "{…}");
+        break;
+    default:
+        miaopi__buf_adds(out, "?");
+        break;
+    }
+}
+
+void mp_value_format(const mp_value *v, const mp_type *t, miaopi__pii pii,
+                     miaopi__buf *out, miaopi__buf *scratch)
+{
+    if (pii == MIAOPI__PII_NONE || v->kind == MP_T_LIST ||
+        v->kind == MP_T_RECORD) {
+        if (pii != MIAOPI__PII_NONE) {
+            miaopi__buf_adds(out, "***");
+            return;
+        }
+        format_plain(v, t, out);
+        return;
+    }
+    scratch->len = 0;
+    format_plain(v, t, scratch);
+    const char *p = miaopi__buf_cstr(scratch);
+    size_t need = miaopi__mask(pii, p, scratch->len, NULL, 0);
+    if (miaopi__buf_reserve(out, need + 1)) {
+        miaopi__mask(pii, p, scratch->len, out->data + out->len, need + 1);
+        out->len += need;
+    }
+}
+
+/* ---- evaluation ---- */
+
+static void eval_path(mp_eval *ev, const mp_node *n, mp_value *out)
+{
+    const mp_field *f = n->field;
+    mp_slot *slot = &ev->slots[f->slot];
+    if (slot->gen == ev->gen) {
+        *out = slot->v;
+        if (MP_IS_UNKNOWN(out))
+            out->where = n;
+        return;
+    }
+    const json_t *obj = NULL;
+    switch (n->root) {
+    case MP_ROOT_APPLICATION:
+        obj = ev->application;
+        break;
+    case MP_ROOT_CONTEXT:
+        if (f == &ev->rs->context.fields[0]) {
+            memset(out, 0, sizeof(*out));
+            out->kind = MP_T_DATE;
+            out->u.date = ev->decision_date;
+            goto done;
+        }
+        obj = ev->context;
+        break;
+    case MP_ROOT_SOURCE:
+        obj = ev->sources ? json_object_get(ev->sources, n->source->name)
+                          : NULL;
+        if (!obj || json_is_null(obj)) {
+            mp_value_unknown(out, MP_WHY_UNAVAILABLE, n);
+            goto done;
+        }
+        if (!json_is_object(obj)) {
+            mp_value_unknown(out, MP_WHY_TYPE, n);
+            goto done;
+        }
+        break;
+    }
+    mp_value_from_json(obj && json_is_object(obj)
+                           ? json_object_get(obj, f->name)
+                           : NULL,
+                       &f->type, n, out);
+done:
+    slot->gen = ev->gen;
+    slot->v = *out;
+}
+
+static void eval_field(mp_eval *ev, const mp_node *n, mp_value *out)
+{
+    mp_value rec;
+    mp_eval_node(ev, n->args[0], &rec);
+    if (MP_IS_UNKNOWN(&rec)) {
+        *out = rec;
+        return;
+    }
+    mp_value_from_json(json_object_get(rec.u.rec, n->field->name),
+                       &n->field->type, n, out);
+}
+
+static void set_bool(mp_value *out, bool b)
+{
+    memset(out, 0, sizeof(*out));
+    out->kind = MP_T_BOOL;
+    out->u.b = b;
+}
+
+/* Kleene and/or: a known deciding operand wins over an unknown one. */
+static void eval_logic(mp_eval *ev, const mp_node *n, bool is_or,
+                       mp_value *out)
+{
+    mp_value a, b;
+    mp_eval_node(ev, n->args[0], &a);
+    if (!MP_IS_UNKNOWN(&a) && a.u.b == is_or) {
+        set_bool(out, is_or);
+        return;
+    }
+    mp_eval_node(ev, n->args[1], &b);
+    if (!MP_IS_UNKNOWN(&b) && b.u.b == is_or) {
+        set_bool(out, is_or);
+        return;
+    }
+    if (MP_IS_UNKNOWN(&a)) {
+        *out = a;
+        return;
+    }
+    if (MP_IS_UNKNOWN(&b)) {
+        *out = b;
+        return;
+    }
+    set_bool(out, !is_or);
+}
+
+static void eval_in(mp_eval *ev, const mp_node *n, mp_value *out)
+{
+    mp_value x, list;
+    mp_eval_node(ev, n->args[0], &x);
+    if (MP_IS_UNKNOWN(&x)) {
+        *out = x;
+        return;
+    }
+    mp_eval_node(ev, n->args[1], &list);
+    if (MP_IS_UNKNOWN(&list)) {
+        *out = list;
+        return;
+    }
+    bool negate = n->op == MP_OP_NOT_IN;
+    mp_value unknown;
+    bool seen_unknown = false;
+    for (size_t i = 0; i < list.u.list.n; i++) {
+        mp_value e;
+        mp_list_get(&list, n->args[1]->type.elem, i, n->args[1], &e);
+        if (MP_IS_UNKNOWN(&e)) {
+            if (!seen_unknown)
+                unknown = e;
+            seen_unknown = true;
+            continue;
+        }
+        if (mp_value_eq(&x, &e)) {
+            set_bool(out, !negate);
+            return;
+        }
+    }
+    if (seen_unknown)
+        *out = unknown;
+    else
+        set_bool(out, negate);
+}
+
+static bool eval_two(mp_eval *ev, const mp_node *n, mp_value *a, mp_value *b,
+                     mp_value *out)
+{
+    mp_eval_node(ev, n->args[0], a);
+    if (MP_IS_UNKNOWN(a)) {
+        *out = *a;
+        return false;
+    }
+    mp_eval_node(ev, n->args[1], b);
+    if (MP_IS_UNKNOWN(b)) {
+        *out = *b;
+        return false;
+    }
+    return true;
+}
+
+static void eval_compare(mp_eval *ev, const mp_node *n, mp_value *out)
+{
+    mp_value a, b;
+    if (!eval_two(ev, n, &a, &b, out))
+        return;
+    if (n->op == MP_OP_EQ || n->op == MP_OP_NE) {
+        bool eq = mp_value_eq(&a, &b);
+        set_bool(out, n->op == MP_OP_EQ ? eq : !eq);
+        return;
+    }
+    int c = mp_value_cmp(&a, &b);
+    switch (n->op) {
+    case MP_OP_LT: set_bool(out, c < 0); break;
+    case MP_OP_LE: set_bool(out, c <= 0); break;
+    case MP_OP_GT: set_bool(out, c > 0); break;
+    default: set_bool(out, c >= 0); break;
+    }
+}
+
+static void eval_int_arith(const mp_node *n, int64_t x, int64_t y,
+                           mp_value *out)
+{
+    int64_t r = 0;
+    bool overflow = false;
+    switch (n->op) {
+    case MP_OP_ADD: overflow = __builtin_add_overflow(x, y, &r); break;
+    case MP_OP_SUB: overflow = __builtin_sub_overflow(x, y, &r); break;
+    case MP_OP_MUL: overflow = __builtin_mul_overflow(x, y, &r); break;
+    case MP_OP_MOD:
+        if (y == 0) {
+            mp_value_unknown(out, MP_WHY_DIV_ZERO, n);
+            return;
+        }
+        /* INT64_MIN % -1 traps on x86. */
+        r = (y == -1) ? 0 : x % y;
+        break;
+    default:
+        mp_value_unknown(out, MP_WHY_INTERNAL, n);
+        return;
+    }
+    if (overflow) {
+        mp_value_unknown(out, MP_WHY_OVERFLOW, n);
+        return;
+    }
+    memset(out, 0, sizeof(*out));
+    out->kind = MP_T_INT;
+    out->u.i = r;
+}
+
+static void eval_arith(mp_eval *ev, const mp_node *n, mp_value *out)
+{
+    mp_value a, b;
+    if (!eval_two(ev, n, &a, &b, out))
+        return;
+    if (n->type.kind == MP_T_INT) {
+        eval_int_arith(n, a.u.i, b.u.i, out);
+        return;
+    }
+    miaopi__dec x = as_dec(&a), y = as_dec(&b), r;
+    bool ok;
+    switch (n->op) {
+    case MP_OP_ADD: ok = miaopi__dec_add(x, y, &r); break;
+    case MP_OP_SUB: ok = miaopi__dec_sub(x, y, &r); break;
+    case MP_OP_MUL: ok = miaopi__dec_mul(x, y, &r); break;
+    default:
+        if (y.coef == 0) {
+            mp_value_unknown(out, MP_WHY_DIV_ZERO, n);
+            return;
+        }
+        ok = miaopi__dec_div(x, y, &r);
+        break;
+    }
+    if (!ok) {
+        mp_value_unknown(out, MP_WHY_OVERFLOW, n);
+        return;
+    }
+    memset(out, 0, sizeof(*out));
+    out->kind = MP_T_DEC;
+    out->u.d = r;
+}
+
+static void eval_neg(mp_eval *ev, const mp_node *n, mp_value *out)
+{
+    mp_eval_node(ev, n->args[0], out);
+    if (MP_IS_UNKNOWN(out))
+        return;
+    if (out->kind == MP_T_INT) {
+        if (out->u.i == INT64_MIN)
+            mp_value_unknown(out, MP_WHY_OVERFLOW, n);
+        else
+            out->u.i = -out->u.i;
+    } else if (!miaopi__dec_neg(out->u.d, &out->u.d)) {
+        mp_value_unknown(out, MP_WHY_OVERFLOW, n);
+    }
+}
+
+static void promote(const mp_node *n, mp_value *v)
+{
+    if (n->type.kind == MP_T_DEC && v->kind == MP_T_INT) {
+        v->u.d = miaopi__dec_from_int(v->u.i);
+        v->kind = MP_T_DEC;
+    }
+}
+
+static void eval_quantifier(mp_eval *ev, const mp_node *n, mp_value *out)
+{
+    mp_value list;
+    mp_eval_node(ev, n->args[0], &list);
+    if (MP_IS_UNKNOWN(&list)) {
+        *out = list;
+        return;
+    }
+    const mp_type *elem = n->args[0]->type.elem;
+    int64_t count = 0;
+    mp_value unknown;
+    bool seen_unknown = false;
+    for (size_t i = 0; i < list.u.list.n; i++) {
+        mp_value *var = &ev->vars[n->var];
+        mp_list_get(&list, elem, i, n->args[0], var);
+        mp_value p;
+        mp_eval_node(ev, n->args[1], &p);
+        if (MP_IS_UNKNOWN(&p)) {
+            if (!seen_unknown)
+                unknown = p;
+            seen_unknown = true;
+            continue;
+        }
+        if (p.u.b)
+            count++;
+        if (n->op == MP_OP_ANY && p.u.b) {
+            set_bool(out, true);
+            return;
+        }
+        if (n->op == MP_OP_ALL && !p.u.b) {
+            set_bool(out, false);
+            return;
+        }
+    }
+    if (seen_unknown) {
+        *out = unknown;
+        return;
+    }
+    if (n->op == MP_OP_COUNT) {
+        memset(out, 0, sizeof(*out));
+        out->kind = MP_T_INT;
+        out->u.i = count;
+        return;
+    }
+    set_bool(out, n->op == MP_OP_ALL);
+}
+
+static void eval_call(mp_eval *ev, const mp_node *n, mp_value *out)
+{
+    mp_value args[8];
+    for (int i = 0; i < n->nargs; i++) {
+        mp_eval_node(ev, n->args[i], &args[i]);
+        if (MP_IS_UNKNOWN(&args[i])) {
+            *out = args[i];
+            return;
+        }
+    }
+    memset(out, 0, sizeof(*out));
+    n->fn->eval(ev, n, args, out);
+    if (MP_IS_UNKNOWN(out) && !out->where)
+        out->where = n;
+}
+
+void mp_eval_node(mp_eval *ev, const mp_node *n, mp_value *out)
+{
+    switch (n->op) {
+    case MP_OP_LIT:
+        *out = n->lit;
+        return;
+    case MP_OP_PATH:
+        eval_path(ev, n, out);
+        return;
+    case MP_OP_FIELD:
+        eval_field(ev, n, out);
+        return;
+    case MP_OP_VAR:
+        *out = ev->vars[n->var];
+        return;
+    case MP_OP_TABLE: {
+        mp_value key;
+        mp_eval_node(ev, n->args[0], &key);
+        if (MP_IS_UNKNOWN(&key)) {
+            *out = key;
+            return;
+        }
+        const mp_value *v = mp_table_lookup(n->table, &key);
+        if (v)
+            *out = *v;
+        else
+            mp_value_unknown(out, MP_WHY_NO_KEY, n);
+        return;
+    }
+    case MP_OP_NOT:
+        mp_eval_node(ev, n->args[0], out);
+        if (!MP_IS_UNKNOWN(out))
+            out->u.b = !out->u.b;
+        return;
+    case MP_OP_AND:
+        eval_logic(ev, n, false, out);
+        return;
+    case MP_OP_OR:
+        eval_logic(ev, n, true, out);
+        return;
+    case MP_OP_EQ:
+    case MP_OP_NE:
+    case MP_OP_LT:
+    case MP_OP_LE:
+    case MP_OP_GT:
+    case MP_OP_GE:
+        eval_compare(ev, n, out);
+        return;
+    case MP_OP_IN:
+    case MP_OP_NOT_IN:
+        eval_in(ev, n, out);
+        return;
+    case MP_OP_ADD:
+    case MP_OP_SUB:
+    case MP_OP_MUL:
+    case MP_OP_DIV:
+    case MP_OP_MOD:
+        eval_arith(ev, n, out);
+        return;
+    case MP_OP_NEG:
+        eval_neg(ev, n, out);
+        return;
+    case MP_OP_IF: {
+        mp_value c;
+        mp_eval_node(ev, n->args[0], &c);
+        if (MP_IS_UNKNOWN(&c)) {
+            *out = c;
+            return;
+        }
+        mp_eval_node(ev, n->args[c.u.b ? 1 : 2], out);
+        if (!MP_IS_UNKNOWN(out))
+            promote(n, out);
+        return;
+    }
+    case MP_OP_CALL:
+        eval_call(ev, n, out);
+        return;
+    case MP_OP_ANY:
+    case MP_OP_ALL:
+    case MP_OP_COUNT:
+        eval_quantifier(ev, n, out);
+        return;
+    case MP_OP_PRESENT: {
+        mp_value v;
+        mp_eval_node(ev, n->args[0], &v);
+        if (!MP_IS_UNKNOWN(&v))
+            set_bool(out, true);
+        else if (v.why == MP_WHY_MISSING)
+            set_bool(out, false);
+        else
+            *out = v; /* present but malformed: not evidence either way */
+        return;
+    }
+    }
+    mp_value_unknown(out, MP_WHY_INTERNAL, n);
+}
+
+/* ---- regex ---- */
+
+int mp_regex_match(mp_eval *ev, const pcre2_code *re, const char *s,
+                   size_t len)
+{
+    if (!ev->md) {
+        ev->md = pcre2_match_data_create(1, ev->rs->pcre_gctx);
+        if (!ev->md) {
+            ev->nomem = true;
+            return -1;
+        }
+    }
+    int rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, ev->md,
+                         ev->rs->pcre_mctx);
+    if (rc >= 0)
+        return 1;
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return 0;
+    return -1;
+}
+
+/* ---- tables ---- */
+
+uint64_t mp_value_hash(const mp_value *v)
+{
+    uint64_t h = 1469598103934665603ULL;
+    const unsigned char *p;
+    size_t n;
+    int64_t i;
+    switch (v->kind) {
+    case MP_T_STRING:
+        p = (const unsigned char *)v->u.s.p;
+        n = v->u.s.len;
+        break;
+    case MP_T_DATE:
+        i = v->u.date;
+        p = (const unsigned char *)&i;
+        n = sizeof(i);
+        break;
+    default:
+        i = v->u.i;
+        p = (const unsigned char *)&i;
+        n = sizeof(i);
+        break;
+    }
+    for (size_t k = 0; k < n; k++) {
+        h ^= p[k];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+const mp_value *mp_table_lookup(const mp_table *t, const mp_value *key)
+{
+    if (!t->index_cap)
+        return NULL;
+    uint64_t h = mp_value_hash(key);
+    size_t mask = t->index_cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        uint32_t r = t->index[i];
+        if (r == 0)
+            return NULL;
+        const mp_table_row *row = &t->rows[r - 1];
+        if (row->hash == h && mp_value_eq(&row->key, key))
+            return &row->value;
+    }
+}

@@ -1,0 +1,92 @@
+/*
+ * Internal declarations shared by the library's modules. Nothing here is
+ * exported: non-static symbols use the miaopi__ prefix and hidden
+ * visibility (the default for this library).
+ */
+#ifndef MIAOPI_INTERNAL_H
+#define MIAOPI_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "miaopi.h"
+
+#if defined(__GNUC__)
+#define MP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define MP_PRINTF(f, a)
+#endif
+
+#define MP_UNUSED(x) ((void)(x))
+
+/* Diagnostic ids, from diag.def. */
+typedef enum miaopi__diag_id {
+#define MIAOPI_DIAG(num, sym, sev, summary) MIAOPI__D_##sym = num,
+#include "diag.def"
+#undef MIAOPI_DIAG
+    MIAOPI__D_NONE = 0
+} miaopi__diag_id;
+
+const char *miaopi__diag_id_string(miaopi__diag_id d);
+miaopi_severity miaopi__diag_severity(miaopi__diag_id d);
+
+/* Fill an error. Safe with err == NULL. Returns code. */
+int miaopi__error_set(miaopi_error *err, int code, const char *fmt, ...)
+    MP_PRINTF(3, 4);
+void miaopi__error_clear(miaopi_error *err);
+
+/* Allocation. Every allocation in the library goes through these, so
+ * allocator hooks and failure injection have one place to act. */
+void *miaopi__malloc(size_t n);
+void *miaopi__calloc(size_t n, size_t size);
+void *miaopi__realloc(void *p, size_t n);
+void miaopi__free(void *p);
+char *miaopi__strndup(const char *s, size_t n);
+char *miaopi__strdup(const char *s);
+
+/* A growable byte buffer. */
+typedef struct miaopi__buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    bool failed; /* an allocation failed; contents are truncated */
+} miaopi__buf;
+
+void miaopi__buf_init(miaopi__buf *b);
+void miaopi__buf_free(miaopi__buf *b);
+bool miaopi__buf_reserve(miaopi__buf *b, size_t extra);
+void miaopi__buf_add(miaopi__buf *b, const char *s, size_t n);
+void miaopi__buf_adds(miaopi__buf *b, const char *s);
+void miaopi__buf_addc(miaopi__buf *b, char c);
+void miaopi__buf_printf(miaopi__buf *b, const char *fmt, ...) MP_PRINTF(2, 3);
+/* Returns a NUL-terminated string (never NULL, "" on failure). */
+const char *miaopi__buf_cstr(miaopi__buf *b);
+
+/* A bump allocator whose chunks are kept across resets, so a reused
+ * decision allocates nothing once it has warmed up. */
+typedef struct miaopi__arena_chunk miaopi__arena_chunk;
+typedef struct miaopi__arena {
+    miaopi__arena_chunk *head;
+    miaopi__arena_chunk *cur;
+} miaopi__arena;
+
+void miaopi__arena_init(miaopi__arena *a);
+void miaopi__arena_reset(miaopi__arena *a);
+void miaopi__arena_free(miaopi__arena *a);
+void *miaopi__arena_alloc(miaopi__arena *a, size_t n);
+char *miaopi__arena_strndup(miaopi__arena *a, const char *s, size_t n);
+
+/* Read a whole file, up to max bytes. Returns 0, MIAOPI_EIO or
+ * MIAOPI_ELIMIT (with err filled), MIAOPI_ENOMEM. */
+int miaopi__read_file(const char *path, size_t max, char **out, size_t *len,
+                      miaopi_error *err);
+
+/* SHA-256 of data as 64 lower-case hex digits plus NUL. */
+bool miaopi__sha256_hex(const void *data, size_t len, char out[65]);
+
+/* UTF-8 validity. */
+bool miaopi__utf8_valid(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,386 @@
+/*
+ * The compiled form of a ruleset: types, values, expression trees, rules.
+ * Everything here is immutable once miaopi_ruleset_load_* returns, which is
+ * what makes a ruleset safe to share between threads.
+ */
+#ifndef MIAOPI_MODEL_H
+#define MIAOPI_MODEL_H
+
+#include "internal.h"
+#include "decimal.h"
+#include "domain.h"
+
+#include <jansson.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+/* ---- types ---- */
+
+typedef enum mp_kind {
+    MP_T_NONE = 0, /* no value: an error in type checking */
+    MP_T_STRING,
+    MP_T_INT,
+    MP_T_DEC,
+    MP_T_BOOL,
+    MP_T_DATE,
+    MP_T_LIST,
+    MP_T_RECORD
+} mp_kind;
+
+typedef struct mp_schema mp_schema;
+typedef struct mp_type mp_type;
+
+/* Types are small and compared structurally. A list's element type and a
+ * record's schema live in the ruleset's pool. */
+struct mp_type {
+    mp_kind kind;
+    const mp_type *elem;     /* MP_T_LIST */
+    const mp_schema *record; /* MP_T_RECORD */
+};
+
+bool mp_type_eq(const mp_type *a, const mp_type *b);
+bool mp_type_numeric(const mp_type *t);
+void mp_type_name(const mp_type *t, miaopi__buf *out);
+
+/* ---- declared fields ---- */
+
+typedef struct mp_field {
+    char *name;
+    char *title;
+    mp_type type;
+    miaopi__pii pii;
+    bool required;
+    int line;
+    int slot; /* index into the evaluation slot cache; -1 for nested */
+} mp_field;
+
+struct mp_schema {
+    mp_field *fields;
+    size_t nfields;
+};
+
+const mp_field *mp_schema_find(const mp_schema *s, const char *name,
+                               size_t len);
+
+/* Where a top-level path starts. */
+typedef enum mp_root {
+    MP_ROOT_APPLICATION = 0,
+    MP_ROOT_CONTEXT,
+    MP_ROOT_SOURCE
+} mp_root;
+
+typedef struct mp_source {
+    char *name;
+    char *title;
+    mp_schema schema;
+    int index; /* position in ruleset->sources */
+    int line;
+} mp_source;
+
+/* ---- values ---- */
+
+/* Why a value is unknown. The first reason met is kept. */
+typedef enum mp_why {
+    MP_WHY_NONE = 0,
+    MP_WHY_MISSING,      /* field absent or null */
+    MP_WHY_UNAVAILABLE,  /* source null or absent */
+    MP_WHY_TYPE,         /* case value of the wrong type */
+    MP_WHY_INVALID,      /* argument outside a function's domain */
+    MP_WHY_OVERFLOW,     /* arithmetic or date out of range */
+    MP_WHY_DIV_ZERO,
+    MP_WHY_NO_KEY,       /* table has no row for the key */
+    MP_WHY_REGEX_LIMIT,  /* PCRE2 match or depth limit */
+    MP_WHY_LIMIT,        /* another evaluation limit */
+    MP_WHY_NOMEM,
+    MP_WHY_INTERNAL
+} mp_why;
+
+const char *mp_why_text(mp_why w);
+
+struct mp_node;
+
+typedef struct mp_value {
+    mp_kind kind;          /* MP_T_NONE means UNKNOWN */
+    mp_why why;            /* when unknown */
+    const struct mp_node *where; /* when unknown: the node that caused it */
+    union {
+        int64_t i;
+        miaopi__dec d;
+        int32_t date;
+        bool b;
+        struct {
+            const char *p;
+            size_t len;
+        } s;
+        struct {
+            /* Either a JSON array from the case, or a constant array. */
+            const json_t *json;
+            const struct mp_value *items;
+            size_t n;
+        } list;
+        const json_t *rec;
+    } u;
+} mp_value;
+
+#define MP_IS_UNKNOWN(v) ((v)->kind == MP_T_NONE)
+
+/* ---- expressions ---- */
+
+typedef enum mp_op {
+    MP_OP_LIT = 1,
+    MP_OP_PATH,     /* top-level field: application/context/source */
+    MP_OP_FIELD,    /* field of a record value: args[0].name */
+    MP_OP_VAR,      /* quantifier variable */
+    MP_OP_TABLE,    /* table[args[0]] */
+    MP_OP_NOT,
+    MP_OP_AND,
+    MP_OP_OR,
+    MP_OP_EQ,
+    MP_OP_NE,
+    MP_OP_LT,
+    MP_OP_LE,
+    MP_OP_GT,
+    MP_OP_GE,
+    MP_OP_IN,
+    MP_OP_NOT_IN,
+    MP_OP_ADD,
+    MP_OP_SUB,
+    MP_OP_MUL,
+    MP_OP_DIV,
+    MP_OP_MOD,
+    MP_OP_NEG,
+    MP_OP_IF,
+    MP_OP_CALL,
+    MP_OP_ANY,
+    MP_OP_ALL,
+    MP_OP_COUNT,
+    MP_OP_PRESENT
+} mp_op;
+
+typedef struct mp_builtin mp_builtin;
+typedef struct mp_table mp_table;
+
+typedef struct mp_node {
+    mp_op op;
+    mp_type type;
+    int pos;        /* byte offset of the node in the expression text */
+    int nargs;
+    struct mp_node **args;
+    /* MP_OP_PATH / MP_OP_FIELD: the field, its root and the source. */
+    const mp_field *field;
+    mp_root root;
+    const mp_source *source;
+    const char *text; /* MP_OP_PATH/FIELD: dotted path for messages */
+    /* MP_OP_VAR and quantifiers: variable slot. */
+    int var;
+    const mp_builtin *fn;   /* MP_OP_CALL */
+    const mp_table *table;  /* MP_OP_TABLE */
+    pcre2_code *re;         /* MP_OP_CALL of matches() */
+    mp_value lit;           /* MP_OP_LIT */
+} mp_node;
+
+/* ---- builtins ---- */
+
+struct mp_eval;
+
+typedef struct mp_builtin {
+    const char *name;
+    int min_args;
+    int max_args;
+    /* Checks argument types; returns the result type, or sets msg. */
+    bool (*check)(const mp_type *args, int n, mp_type *result,
+                  miaopi__buf *msg);
+    /* Evaluates with all arguments known. */
+    void (*eval)(struct mp_eval *ev, const mp_node *n, const mp_value *args,
+                 mp_value *out);
+} mp_builtin;
+
+const mp_builtin *mp_builtin_find(const char *name, size_t len);
+const char *mp_builtin_suggest(const char *name, size_t len);
+
+/* ---- tables ---- */
+
+typedef struct mp_table_row {
+    mp_value key;
+    mp_value value;
+    uint64_t hash;
+} mp_table_row;
+
+struct mp_table {
+    char *name;
+    mp_type key_type;
+    mp_type value_type;
+    mp_table_row *rows;
+    size_t nrows;
+    /* Open-addressing index of row numbers + 1 (0 = empty). */
+    uint32_t *index;
+    size_t index_cap;
+    int line;
+};
+
+uint64_t mp_value_hash(const mp_value *v);
+const mp_value *mp_table_lookup(const mp_table *t, const mp_value *key);
+
+typedef struct mp_constant {
+    char *name;
+    mp_value value;
+    mp_type type;
+    int line;
+} mp_constant;
+
+/* ---- rules ---- */
+
+typedef enum mp_lang { MP_LANG_ZH = 0, MP_LANG_EN = 1, MP_LANG_COUNT } mp_lang;
+
+/* A message template: literal pieces and expressions. */
+typedef struct mp_template_part {
+    const char *text; /* literal, or NULL */
+    size_t len;
+    mp_node *expr;    /* or an expression */
+    miaopi__pii pii;  /* how to mask the expression's value */
+} mp_template_part;
+
+typedef struct mp_template {
+    mp_template_part *parts;
+    size_t nparts;
+    bool present;
+} mp_template;
+
+typedef struct mp_rule {
+    char *id;
+    char *code;
+    char *title[MP_LANG_COUNT];
+    char *basis[MP_LANG_COUNT];
+    mp_node *when;   /* or NULL */
+    mp_node *require;
+    mp_template message[MP_LANG_COUNT];
+    int on_fail;     /* MIAOPI_REJECT or MIAOPI_ESCALATE */
+    int on_unknown;
+    int line;
+} mp_rule;
+
+const char *miaopi__pick_lang(char *const t[MP_LANG_COUNT], int lang);
+
+/* ---- pool: every allocation of a ruleset, freed at once ---- */
+
+typedef struct mp_pool_block mp_pool_block;
+
+struct miaopi_ruleset {
+    int refcount; /* atomic */
+    char *id;
+    char *version;
+    char *title[MP_LANG_COUNT];
+    char *authority;
+    char effective_from[11];
+    char effective_until[11];
+    int32_t from_day;
+    int32_t until_day; /* INT32_MAX when open-ended */
+    mp_lang default_lang;
+    char sha256[65];
+    char *file;
+
+    mp_schema application;
+    mp_schema context;       /* includes decision_date at index 0 */
+    mp_source *sources;
+    size_t nsources;
+    mp_constant *constants;
+    size_t nconstants;
+    mp_table *tables;
+    size_t ntables;
+    mp_rule *rules;
+    size_t nrules;
+
+    int nslots;    /* top-level fields across all roots */
+    int max_vars;  /* quantifier nesting */
+
+    pcre2_general_context *pcre_gctx;
+    pcre2_compile_context *pcre_cctx;
+    pcre2_match_context *pcre_mctx;
+
+    miaopi__arena pool; /* owns all strings, nodes and arrays above */
+    pcre2_code **regexes;  /* to free */
+    size_t nregexes;
+    size_t capregexes;
+};
+
+/* ---- the expression compiler (expr.c) ---- */
+
+typedef struct mp_scope_var {
+    const char *name;
+    size_t len;
+    mp_type type;
+} mp_scope_var;
+
+/* Error callback: offset is the byte offset within the expression text. */
+typedef void (*mp_expr_error_cb)(void *payload, miaopi__diag_id id,
+                                 int offset, const char *msg);
+
+typedef struct mp_compiler {
+    miaopi_ruleset *rs;
+    mp_expr_error_cb on_error;
+    void *payload;
+    unsigned max_depth;
+    /* State for one expression. */
+    const char *src;
+    size_t len;
+    size_t pos;
+    unsigned depth;
+    mp_scope_var vars[16];
+    int nvars;
+    bool failed;
+    bool in_template;
+} mp_compiler;
+
+/* Compile one expression; NULL on error (reported through on_error). */
+mp_node *mp_compile(mp_compiler *c, const char *src, size_t len);
+/* Compile the expression at src[*pos] up to the closing '}' of a message
+ * template placeholder; advances *pos past the '}'. */
+mp_node *mp_compile_placeholder(mp_compiler *c, const char *src, size_t len,
+                                size_t *pos);
+/* Is the node a compile-time constant (literal)? */
+bool mp_node_is_constant(const mp_node *n);
+
+/* ---- evaluation (eval.c) ---- */
+
+typedef struct mp_slot {
+    uint32_t gen;
+    mp_value v;
+} mp_slot;
+
+typedef struct mp_eval {
+    const miaopi_ruleset *rs;
+    const json_t *application;
+    const json_t *context;
+    const json_t *sources;
+    int32_t decision_date;
+    mp_slot *slots;
+    size_t cap_slots;
+    mp_value *vars;
+    size_t cap_vars;
+    uint32_t gen;
+    miaopi__arena *arena;
+    pcre2_match_data *md;
+    bool nomem;
+} mp_eval;
+
+void mp_eval_node(mp_eval *ev, const mp_node *n, mp_value *out);
+void mp_value_unknown(mp_value *out, mp_why why, const mp_node *where);
+/* Convert a JSON value of the declared type; unknown with MP_WHY_TYPE
+ * if it does not fit. */
+void mp_value_from_json(const json_t *j, const mp_type *t, const mp_node *where,
+                        mp_value *out);
+int mp_value_cmp(const mp_value *a, const mp_value *b); /* same kind */
+bool mp_value_eq(const mp_value *a, const mp_value *b);
+/* Append v as text, masked by its personal-data class. scratch is reused
+ * working space (its contents are replaced). */
+void mp_value_format(const mp_value *v, const mp_type *t, miaopi__pii pii,
+                     miaopi__buf *out, miaopi__buf *scratch);
+/* List element i (0-based) of a known list value. */
+void mp_list_get(const mp_value *list, const mp_type *elem, size_t i,
+                 const mp_node *where, mp_value *out);
+
+/* Regex match: 1 match, 0 no match, -1 limit hit / error. */
+int mp_regex_match(mp_eval *ev, const pcre2_code *re, const char *s,
+                   size_t len);
+
+#endif
