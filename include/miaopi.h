@@ -399,7 +399,8 @@ typedef struct miaopi_rule_result {
     const char *unknown_path;
 } miaopi_rule_result;
 
-#define MIAOPI_RULE_RESULT_INIT { sizeof(miaopi_rule_result), 0, 0, 0, 0, 0, 0 }
+#define MIAOPI_RULE_RESULT_INIT                                              \
+    { sizeof(miaopi_rule_result), 0, 0, (miaopi_rule_status)0, 0, 0, 0 }
 
 /** Result of rule @p index (ruleset order). @return 0; MIAOPI_ENOTFOUND.
  * @since 0.1 */
@@ -428,7 +429,8 @@ typedef struct miaopi_reason {
     const char *basis;         /**< legal basis */
 } miaopi_reason;
 
-#define MIAOPI_REASON_INIT { sizeof(miaopi_reason), 0, 0, 0, 0, 0, 0, 0 }
+#define MIAOPI_REASON_INIT                                                   \
+    { sizeof(miaopi_reason), 0, 0, (miaopi_rule_status)0, 0, 0, 0, 0 }
 
 /**
  * Reason @p index in language @p lang ("zh-CN" or "en"; NULL: the
