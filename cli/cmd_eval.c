@@ -1,0 +1,178 @@
+/* miaopi eval: decide one case and explain the decision. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_eval[] =
+    "usage: miaopi eval -r RULES.xml [--lang zh-CN|en] [--json] CASE.json\n"
+    "\n"
+    "Decide one case (JSON: application, sources, context) and print the\n"
+    "decision, the reasons with their legal basis, and each rule's status.\n"
+    "CASE.json may be - for standard input.\n"
+    "\n"
+    "Options:\n"
+    "  -r, --rules FILE   the rule file (required)\n"
+    "  -l, --lang LANG    zh-CN (default) or en, for messages\n"
+    "      --json         print one JSON object instead of text\n"
+    "      --pretty       indent the JSON\n"
+    "      --ignore-effective-dates\n"
+    "                     evaluate even outside the ruleset's effective range\n"
+    "  -h, --help         show this help\n"
+    "\n"
+    "Exit status: 0 a decision was made (APPROVE, REJECT or ESCALATE),\n"
+    "2 on any error.\n";
+
+/* ---- eval ---- */
+
+static const char *status_label(miaopi_rule_status s, bool zh)
+{
+    if (!zh)
+        return miaopi_rule_status_name(s);
+    switch (s) {
+    case MIAOPI_RULE_PASS: return "通过";
+    case MIAOPI_RULE_FAIL: return "未通过";
+    case MIAOPI_RULE_NOT_APPLICABLE: return "不适用";
+    default: return "无法核验";
+    }
+}
+
+static const char *outcome_label(miaopi_outcome o, bool zh)
+{
+    if (!zh)
+        return miaopi_outcome_name(o);
+    switch (o) {
+    case MIAOPI_APPROVE: return "APPROVE（批准）";
+    case MIAOPI_REJECT: return "REJECT（不予批准）";
+    default: return "ESCALATE（转人工审核）";
+    }
+}
+
+static void print_text(const miaopi_decision *d, const char *lang)
+{
+    bool zh = strcmp(lang, "en") != 0;
+    const miaopi_ruleset *rs = miaopi_decision_ruleset(d);
+    printf("%s %s\n", zh ? "决定：" : "Decision:",
+           outcome_label(miaopi_decision_outcome(d), zh));
+    printf("%s %s %s (%s)\n", zh ? "规则集：" : "Ruleset:",
+           miaopi_ruleset_id(rs), miaopi_ruleset_version(rs),
+           miaopi_ruleset_title(rs, lang));
+    printf("%s %s\n", zh ? "SHA-256：" : "SHA-256:", miaopi_ruleset_sha256(rs));
+    printf("%s %s\n", zh ? "决定日期：" : "Decision date:",
+           miaopi_decision_date(d));
+    size_t nr = miaopi_decision_reason_count(d);
+    if (nr > 0) {
+        printf("\n%s\n", zh ? "理由：" : "Reasons:");
+        for (size_t i = 0; i < nr; i++) {
+            miaopi_reason r = MIAOPI_REASON_INIT;
+            if (miaopi_decision_reason(&r, d, i, lang) != MIAOPI_OK)
+                continue;
+            printf("  [%s] %s %s\n", r.code,
+                   miaopi_outcome_name((miaopi_outcome)r.effect), r.title);
+            printf("    %s\n", r.message);
+            if (r.basis[0])
+                printf("    %s%s\n", zh ? "依据：" : "Basis: ", r.basis);
+        }
+    }
+    printf("\n%s\n", zh ? "规则：" : "Rules:");
+    for (size_t i = 0; i < miaopi_decision_rule_count(d); i++) {
+        miaopi_rule_result r = MIAOPI_RULE_RESULT_INIT;
+        miaopi_rule_info info = MIAOPI_RULE_INFO_INIT;
+        if (miaopi_decision_rule(&r, d, i) != MIAOPI_OK ||
+            miaopi_ruleset_rule(&info, rs, i, lang) != MIAOPI_OK)
+            continue;
+        printf("  %-16s %-24s %s", miaopi_rule_status_name(r.status), r.id,
+               info.title);
+        if (zh)
+            printf("（%s）", status_label(r.status, true));
+        if (r.status == MIAOPI_RULE_UNKNOWN)
+            printf(zh ? " — %s" : " (%s)", r.unknown_reason);
+        printf("\n");
+    }
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    const char *rules = NULL, *case_path = NULL, *lang = "zh-CN";
+    bool json = false, pretty = false, ignore_dates = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            fputs(usage_eval, stdout);
+            return 0;
+        } else if (strcmp(a, "-r") == 0 || strcmp(a, "--rules") == 0) {
+            if (++i >= argc)
+                return cli_usage_error(usage_eval, "a file must follow", a);
+            rules = argv[i];
+        } else if (strncmp(a, "--rules=", 8) == 0) {
+            rules = a + 8;
+        } else if (strcmp(a, "-l") == 0 || strcmp(a, "--lang") == 0) {
+            if (++i >= argc)
+                return cli_usage_error(usage_eval, "zh-CN or en must follow", a);
+            lang = argv[i];
+        } else if (strncmp(a, "--lang=", 7) == 0) {
+            lang = a + 7;
+        } else if (strcmp(a, "--json") == 0) {
+            json = true;
+        } else if (strcmp(a, "--pretty") == 0) {
+            json = pretty = true;
+        } else if (strcmp(a, "--ignore-effective-dates") == 0) {
+            ignore_dates = true;
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage_error(usage_eval, "unknown option", a);
+        } else if (!case_path) {
+            case_path = a;
+        } else {
+            return cli_usage_error(usage_eval, "unexpected argument", a);
+        }
+    }
+    if (!rules)
+        return cli_usage_error(usage_eval, "-r RULES.xml is required", NULL);
+    if (!case_path)
+        return cli_usage_error(usage_eval, "no case file given", NULL);
+    if (strcmp(lang, "zh-CN") != 0 && strcmp(lang, "en") != 0)
+        return cli_usage_error(usage_eval, "unknown language (use zh-CN or en):",
+                           lang);
+    int status = EXIT_ERROR;
+    miaopi_ruleset *rs = NULL;
+    miaopi_case *c = NULL;
+    miaopi_decision *d = NULL;
+    miaopi_error err;
+    if (miaopi_ruleset_load_file(&rs, rules, NULL, &err) != MIAOPI_OK) {
+        cli_print_error(rules, &err);
+        goto out;
+    }
+    if (cli_load_case(case_path, &c, &err) != MIAOPI_OK) {
+        cli_print_error(case_path, &err);
+        goto out;
+    }
+    if (miaopi_decision_new(&d) != MIAOPI_OK) {
+        fprintf(stderr, "%s: out of memory\n", cli_prog);
+        goto out;
+    }
+    miaopi_eval_options eo = MIAOPI_EVAL_OPTIONS_INIT;
+    eo.ignore_effective_dates = ignore_dates;
+    if (miaopi_evaluate(d, rs, c, &eo, &err) != MIAOPI_OK) {
+        cli_print_error(case_path, &err);
+        goto out;
+    }
+    if (json) {
+        char *s = NULL;
+        unsigned flags = MIAOPI_JSON_REASONS | (pretty ? MIAOPI_JSON_PRETTY : 0);
+        if (miaopi_decision_to_json(&s, d, lang, flags) != MIAOPI_OK) {
+            fprintf(stderr, "%s: cannot serialise the decision\n", cli_prog);
+            goto out;
+        }
+        printf("%s\n", s);
+        miaopi_free(s);
+    } else {
+        print_text(d, lang);
+    }
+    status = fflush(stdout) == 0 ? 0 : EXIT_ERROR;
+out:
+    miaopi_decision_free(d);
+    miaopi_case_free(c);
+    miaopi_ruleset_unref(rs);
+    return status;
+}
+

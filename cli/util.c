@@ -1,0 +1,74 @@
+/* Helpers shared by the commands. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *cli_prog = "miaopi";
+
+bool cli_is_help(const char *a)
+{
+    return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0;
+}
+
+int cli_usage_error(const char *usage, const char *what, const char *arg)
+{
+    fprintf(stderr, "%s: %s%s%s\n\n%s", cli_prog, what, arg ? " " : "",
+            arg ? arg : "", usage);
+    return EXIT_ERROR;
+}
+
+void cli_print_error(const char *what, const miaopi_error *err)
+{
+    if (err->line > 0)
+        fprintf(stderr, "%s: %s:%d:%d: %s\n", cli_prog,
+                err->file[0] ? err->file : what, err->line,
+                err->column > 0 ? err->column : 1, err->message);
+    else
+        fprintf(stderr, "%s: %s: %s\n", cli_prog, what, err->message);
+}
+
+/* Cases are capped at 64 MiB by the library; stop reading past that. */
+static char *read_stdin(size_t *len)
+{
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return NULL;
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n, stdin)) > 0) {
+        n += got;
+        if (n == cap) {
+            if (cap > ((size_t)64 << 20)) {
+                free(buf);
+                return NULL;
+            }
+            char *b = realloc(buf, cap * 2);
+            if (!b) {
+                free(buf);
+                return NULL;
+            }
+            buf = b;
+            cap *= 2;
+        }
+    }
+    *len = n;
+    return buf;
+}
+
+int cli_load_case(const char *path, miaopi_case **c, miaopi_error *err)
+{
+    if (strcmp(path, "-") != 0)
+        return miaopi_case_load_file(c, path, err);
+    size_t len = 0;
+    char *data = read_stdin(&len);
+    if (!data) {
+        memset(err, 0, sizeof(*err));
+        snprintf(err->message, sizeof(err->message),
+                 "cannot read the case from standard input");
+        return MIAOPI_EIO;
+    }
+    int rc = miaopi_case_from_json(c, data, len, err);
+    free(data);
+    return rc;
+}
