@@ -305,6 +305,16 @@ static void xml_error(void *payload, xmlErrorPtr e)
     }
 }
 
+/* The parser calls its structured handler with ctxt->userData, which the
+ * SAX2 handlers need to be the parser context itself; the loader is in
+ * ctxt->_private. */
+static void xml_parse_error(void *ctx, xmlErrorPtr e)
+{
+    xmlParserCtxtPtr ctxt = ctx;
+    if (ctxt && ctxt->_private)
+        xml_error(ctxt->_private, e);
+}
+
 /* ---- tree helpers ---- */
 
 static bool is_el(const xmlNode *n, const char *name)
@@ -1160,7 +1170,7 @@ static xmlDocPtr parse(loader *L)
     ctxt->sax->internalSubset = sax_internal_subset;
     ctxt->sax->externalSubset = sax_internal_subset;
     ctxt->sax->entityDecl = sax_entity_decl;
-    ctxt->sax->serror = xml_error;
+    ctxt->sax->serror = xml_parse_error;
     ctxt->sax->error = NULL;
     ctxt->sax->warning = NULL;
     /* No XML_PARSE_NOENT (no entity substitution), no DTD loading, no
