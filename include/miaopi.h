@@ -117,6 +117,8 @@ MIAOPI_EXTERN void miaopi_free(void *ptr);
 /** @name Rulesets
  * @{ */
 
+struct miaopi_allocator; /* see "Allocators and limits" below */
+
 /** A compiled, immutable ruleset. Reference-counted; thread-safe. */
 typedef struct miaopi_ruleset miaopi_ruleset;
 
@@ -132,9 +134,20 @@ typedef struct miaopi_load_options {
     size_t max_file_bytes;     /**< 0: default 16 MiB */
     unsigned max_depth;        /**< XML and expression nesting; 0: 256 */
     unsigned max_errors;       /**< stop after this many errors; 0: 50 */
+    /** Allocator for everything the ruleset owns (copied; its payload must
+     * outlive the ruleset), or NULL for malloc. @since 0.2 */
+    const struct miaopi_allocator *allocator;
+    /** PCRE2 match limit per matches() call (backtracking steps); a rule
+     * whose regex hits it is UNKNOWN. 0: 1000000. @since 0.2 */
+    uint32_t regex_match_limit;
+    /** PCRE2 depth limit (nested backtracking); 0: 10000. @since 0.2 */
+    uint32_t regex_depth_limit;
+    /** PCRE2 heap limit per match, in KiB; 0: 20000. @since 0.2 */
+    uint32_t regex_heap_limit_kib;
 } miaopi_load_options;
 
-#define MIAOPI_LOAD_OPTIONS_INIT { sizeof(miaopi_load_options), 0, 0, 0, 0, 0 }
+#define MIAOPI_LOAD_OPTIONS_INIT                                             \
+    { sizeof(miaopi_load_options), 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /**
  * Load and compile a rule file.
@@ -456,6 +469,87 @@ MIAOPI_EXTERN int miaopi_decision_reason(miaopi_reason *out,
 MIAOPI_EXTERN int miaopi_decision_to_json(char **out,
                                           const miaopi_decision *d,
                                           const char *lang, unsigned flags);
+
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Allocators and limits
+ *
+ * An embedder may give each ruleset, case and decision its own allocator
+ * (an arena, a memory-accounting wrapper, a failure injector). It is
+ * passed in, never set process-wide, and is used for everything miaopi
+ * itself allocates for that object, including PCRE2's memory (through a
+ * PCRE2 general context). Two exceptions, because those libraries only
+ * offer process-global allocator setters that a library must not call:
+ * libxml2 (used while a rule file loads; see xmlMemSetup) and jansson
+ * (the JSON tree of a case, and strings returned to the caller; see
+ * json_set_alloc_funcs). An embedder that needs those routed too sets
+ * them itself, once, before any other call.
+ *
+ * The functions must be thread-safe if the objects they serve are used
+ * or freed from several threads (a ruleset is freed by whichever thread
+ * drops the last reference).
+ * @{ */
+
+/**
+ * Allocation hooks. Initialise with MIAOPI_ALLOCATOR_INIT and set all
+ * three functions; miaopi copies the struct, so it may be a temporary, but
+ * @p payload must stay valid as long as any object made with it.
+ * miaopi never calls them with a size of 0 and never frees NULL.
+ * @since 0.2
+ */
+typedef struct miaopi_allocator {
+    size_t size; /**< sizeof(miaopi_allocator) */
+    void *(*malloc_fn)(size_t size, void *payload);
+    void *(*realloc_fn)(void *ptr, size_t size, void *payload);
+    void (*free_fn)(void *ptr, void *payload);
+    void *payload; /**< passed to each function */
+} miaopi_allocator;
+
+#define MIAOPI_ALLOCATOR_INIT { sizeof(miaopi_allocator), 0, 0, 0, 0 }
+
+/**
+ * As miaopi_decision_new, with an allocator for the decision's working
+ * state (NULL: malloc).
+ * @return 0; MIAOPI_EINVAL if @p allocator lacks a function;
+ *         MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_decision_new_with(miaopi_decision **out,
+                                           const miaopi_allocator *allocator);
+
+/**
+ * Options for making a case. Initialise with MIAOPI_CASE_OPTIONS_INIT;
+ * fields are only ever appended.
+ * @since 0.2
+ */
+typedef struct miaopi_case_options {
+    size_t size;                         /**< sizeof(miaopi_case_options) */
+    const miaopi_allocator *allocator;   /**< NULL: malloc */
+    size_t max_bytes;   /**< largest document; 0: 64 MiB */
+    unsigned max_depth; /**< deepest nesting of objects/arrays; 0: 64 */
+} miaopi_case_options;
+
+#define MIAOPI_CASE_OPTIONS_INIT { sizeof(miaopi_case_options), 0, 0, 0 }
+
+/** As miaopi_case_from_json, with options (NULL: defaults).
+ * @return as miaopi_case_from_json, plus MIAOPI_EINVAL for a bad
+ *         allocator. @since 0.2 */
+MIAOPI_EXTERN int miaopi_case_from_json_with(miaopi_case **out,
+                                             const char *json, size_t len,
+                                             const miaopi_case_options *opts,
+                                             miaopi_error *err);
+
+/** As miaopi_case_load_file, with options (NULL: defaults). @since 0.2 */
+MIAOPI_EXTERN int miaopi_case_load_file_with(miaopi_case **out,
+                                             const char *path,
+                                             const miaopi_case_options *opts,
+                                             miaopi_error *err);
+
+/** As miaopi_case_new, with options (NULL: defaults); the limits apply to
+ * miaopi_case_set_json. @since 0.2 */
+MIAOPI_EXTERN int miaopi_case_new_with(miaopi_case **out,
+                                       const miaopi_case_options *opts);
 
 /** @} */
 

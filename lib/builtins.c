@@ -139,6 +139,15 @@ static void fail(mp_value *out, mp_why why, const mp_node *n)
     mp_value_unknown(out, why, n);
 }
 
+/* Out of memory is not a property of the case: the whole evaluation
+ * fails with MIAOPI_ENOMEM, even where Kleene logic would hide this
+ * UNKNOWN. */
+static void oom(mp_eval *ev, mp_value *out, const mp_node *n)
+{
+    ev->nomem = true;
+    mp_value_unknown(out, MP_WHY_NOMEM, n);
+}
+
 static void ev_date(mp_eval *ev, const mp_node *n, const mp_value *a,
                     mp_value *out)
 {
@@ -253,7 +262,7 @@ static void ev_id_region(mp_eval *ev, const mp_node *n, const mp_value *a,
     }
     char *s = miaopi__arena_strndup(ev->arena, id.region, 6);
     if (!s)
-        fail(out, MP_WHY_NOMEM, n);
+        oom(ev, out, n);
     else
         set_str(out, s, 6);
 }
@@ -283,7 +292,7 @@ static void ev_normalize_name(mp_eval *ev, const mp_node *n,
     size_t len;
     const char *s = normalized(ev, &a[0], &len);
     if (!s)
-        fail(out, MP_WHY_NOMEM, n);
+        oom(ev, out, n);
     else
         set_str(out, s, len);
 }
@@ -295,7 +304,7 @@ static void ev_name_eq(mp_eval *ev, const mp_node *n, const mp_value *a,
     const char *x = normalized(ev, &a[0], &la);
     const char *y = normalized(ev, &a[1], &lb);
     if (!x || !y)
-        fail(out, MP_WHY_NOMEM, n);
+        oom(ev, out, n);
     else
         set_bool(out, la == lb && memcmp(x, y, la) == 0);
 }
@@ -315,7 +324,7 @@ static void ev_case(mp_eval *ev, const mp_node *n, const mp_value *a,
 {
     char *buf = miaopi__arena_alloc(ev->arena, a[0].u.s.len + 1);
     if (!buf) {
-        fail(out, MP_WHY_NOMEM, n);
+        oom(ev, out, n);
         return;
     }
     size_t len = n->fn->name[0] == 'l'

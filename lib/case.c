@@ -10,10 +10,51 @@
 
 struct miaopi_case {
     json_t *root;
+    miaopi_allocator alloc;
+    const miaopi_allocator *al; /* &alloc, or NULL for malloc */
+    size_t max_bytes;
+    int max_depth;
 };
 
 #define CASE_MAX_BYTES ((size_t)64 << 20)
 #define CASE_MAX_DEPTH 64
+
+/* The caller's options, completed with defaults (see load_options in
+ * ruleset.c for why a shorter struct is copied field by field). */
+static int case_options(miaopi_case_options *o, const miaopi_case_options *in,
+                        miaopi_allocator *alloc, const miaopi_allocator **al)
+{
+    miaopi_case_options dflt = MIAOPI_CASE_OPTIONS_INIT;
+    *o = dflt;
+    if (in && in->size > sizeof(size_t)) {
+        size_t n = in->size < sizeof(*o) ? in->size : sizeof(*o);
+        memcpy(o, in, n);
+        o->size = sizeof(*o);
+    }
+    if (!o->max_bytes)
+        o->max_bytes = CASE_MAX_BYTES;
+    /* jansson itself stops at 2048 levels; the check below recurses. */
+    if (!o->max_depth)
+        o->max_depth = CASE_MAX_DEPTH;
+    else if (o->max_depth > 2048)
+        o->max_depth = 2048;
+    return miaopi__allocator_copy(alloc, o->allocator, al) ? MIAOPI_OK
+                                                          : MIAOPI_EINVAL;
+}
+
+static miaopi_case *case_alloc(const miaopi_case_options *o,
+                               const miaopi_allocator *al,
+                               const miaopi_allocator *alloc)
+{
+    miaopi_case *c = miaopi__calloc(al, 1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->alloc = *alloc;
+    c->al = al ? &c->alloc : NULL;
+    c->max_bytes = o->max_bytes;
+    c->max_depth = (int)o->max_depth;
+    return c;
+}
 
 const json_t *miaopi__case_root(const miaopi_case *c);
 const json_t *miaopi__case_root(const miaopi_case *c)
@@ -54,7 +95,7 @@ static int shape_error(miaopi_error *err, const char *what)
     return miaopi__error_set(err, MIAOPI_ECASE, "invalid case: %s", what);
 }
 
-static int check_shape(const json_t *root, miaopi_error *err)
+static int check_shape(const json_t *root, int max_depth, miaopi_error *err)
 {
     if (!json_is_object(root))
         return shape_error(err, "the document must be a JSON object");
@@ -74,28 +115,242 @@ static int check_shape(const json_t *root, miaopi_error *err)
         /* Other top-level members (ids, metadata) are the portal's
          * business and are ignored. */
     }
-    if (depth_of(root, CASE_MAX_DEPTH + 1) > CASE_MAX_DEPTH)
+    if (depth_of(root, max_depth + 1) > max_depth)
         return miaopi__error_set(err, MIAOPI_ELIMIT,
                                  "invalid case: nested deeper than %d",
-                                 CASE_MAX_DEPTH);
+                                 max_depth);
     return MIAOPI_OK;
 }
 
-int miaopi_case_from_json(miaopi_case **out, const char *json, size_t len,
-                          miaopi_error *err)
+/* ---- telling jansson's out-of-memory from a syntax error ---- */
+
+/* A JSON syntax check (RFC 8259) that allocates nothing. jansson reports
+ * many allocation failures as syntax errors ("invalid token near ..."), so
+ * when it reports a syntax error this decides whether the document really
+ * has one. */
+typedef struct jscan {
+    const unsigned char *s;
+    size_t len, i;
+} jscan;
+
+static void js_ws(jscan *j)
+{
+    while (j->i < j->len && (j->s[j->i] == ' ' || j->s[j->i] == '\t' ||
+                             j->s[j->i] == '\n' || j->s[j->i] == '\r'))
+        j->i++;
+}
+
+static bool js_lit(jscan *j, const char *w)
+{
+    size_t n = strlen(w);
+    if (j->len - j->i < n || memcmp(j->s + j->i, w, n) != 0)
+        return false;
+    j->i += n;
+    return true;
+}
+
+static bool js_digits(jscan *j)
+{
+    size_t start = j->i;
+    while (j->i < j->len && j->s[j->i] >= '0' && j->s[j->i] <= '9')
+        j->i++;
+    return j->i > start;
+}
+
+static bool js_number(jscan *j)
+{
+    if (j->i < j->len && j->s[j->i] == '-')
+        j->i++;
+    if (j->i < j->len && j->s[j->i] == '0')
+        j->i++;
+    else if (!js_digits(j))
+        return false;
+    if (j->i < j->len && j->s[j->i] == '.') {
+        j->i++;
+        if (!js_digits(j))
+            return false;
+    }
+    if (j->i < j->len && (j->s[j->i] == 'e' || j->s[j->i] == 'E')) {
+        j->i++;
+        if (j->i < j->len && (j->s[j->i] == '+' || j->s[j->i] == '-'))
+            j->i++;
+        if (!js_digits(j))
+            return false;
+    }
+    return true;
+}
+
+static bool js_string(jscan *j)
+{
+    size_t start = ++j->i; /* past the quote */
+    while (j->i < j->len && j->s[j->i] != '"') {
+        unsigned char c = j->s[j->i];
+        if (c < 0x20)
+            return false;
+        if (c == '\\') {
+            if (++j->i >= j->len)
+                return false;
+            c = j->s[j->i];
+            if (c == 'u') {
+                for (int k = 0; k < 4; k++)
+                    if (++j->i >= j->len || !strchr("0123456789abcdefABCDEF",
+                                                    j->s[j->i]))
+                        return false;
+            } else if (!strchr("\"\\/bfnrt", c) || c == 0) {
+                return false;
+            }
+        }
+        j->i++;
+    }
+    if (j->i >= j->len ||
+        !miaopi__utf8_valid((const char *)j->s + start, j->i - start))
+        return false;
+    j->i++;
+    return true;
+}
+
+/* Is text one JSON object or array (what json_loadb accepts without
+ * JSON_DECODE_ANY)? */
+static bool json_syntax_ok(const char *text, size_t len)
+{
+    jscan j = {(const unsigned char *)text, len, 0};
+    unsigned char stack[2048]; /* '{' or '[' */
+    size_t depth = 0;
+    js_ws(&j);
+    if (j.i >= j.len || (j.s[j.i] != '{' && j.s[j.i] != '['))
+        return false;
+    for (;;) {
+        /* A value. */
+        js_ws(&j);
+        if (j.i >= j.len)
+            return false;
+        unsigned char c = j.s[j.i];
+        if (c == '{' || c == '[') {
+            if (depth == sizeof(stack))
+                return false;
+            stack[depth++] = c;
+            j.i++;
+            js_ws(&j);
+            if (j.i < j.len && j.s[j.i] == (c == '{' ? '}' : ']')) {
+                depth--;
+                j.i++;
+                goto after_value;
+            }
+            if (c == '{')
+                goto key;
+            continue;
+        }
+        if (c == '"' ? !js_string(&j)
+            : c == 't' ? !js_lit(&j, "true")
+            : c == 'f' ? !js_lit(&j, "false")
+            : c == 'n' ? !js_lit(&j, "null")
+                       : !js_number(&j))
+            return false;
+    after_value:
+        js_ws(&j);
+        if (depth == 0)
+            return j.i == j.len;
+        if (j.i >= j.len)
+            return false;
+        c = j.s[j.i++];
+        if (c == (stack[depth - 1] == '{' ? '}' : ']')) {
+            depth--;
+            goto after_value;
+        }
+        if (c != ',')
+            return false;
+        if (stack[depth - 1] == '[')
+            continue;
+    key:
+        js_ws(&j);
+        if (j.i >= j.len || j.s[j.i] != '"' || !js_string(&j))
+            return false;
+        js_ws(&j);
+        if (j.i >= j.len || j.s[j.i++] != ':')
+            return false;
+    }
+}
+
+/* Did json_loadb fail for lack of memory? jansson says so itself only
+ * sometimes: an allocation failure in its lexer or parser reads as a
+ * syntax error, or as an error without a message. */
+static bool json_oom(const json_error_t *je, const char *text, size_t len)
+{
+    /* An error without a message: jansson failed before it could say
+     * anything (its error code byte is not even set then). */
+    if (je->text[0] == '\0')
+        return true;
+    switch (json_error_code(je)) {
+    case json_error_out_of_memory:
+        return true;
+    case json_error_unknown:
+    case json_error_invalid_syntax:
+    case json_error_premature_end_of_input:
+        return json_syntax_ok(text, len);
+    default:
+        return false;
+    }
+}
+
+/* json_loadb, checked. jansson 2.14's lexer ignores a failed append to
+ * its token buffer: when memory runs short it can return a tree in which
+ * a string or number has silently lost a character ("440305199807151231"
+ * read as "44030519980715231"). A decision must never rest on such a
+ * value, so the document is parsed twice and the trees compared; a
+ * difference means an allocation failed, and is MIAOPI_ENOMEM. (A
+ * non-allocating re-scan comparing each token would avoid the second
+ * parse; see docs/design.md.) Returns NULL with *oom set, or with je
+ * describing a real error. */
+static json_t *load_checked(const char *text, size_t len, size_t flags,
+                            json_error_t *je, bool *oom)
+{
+    *oom = false;
+    memset(je, 0, sizeof(*je));
+    json_t *a = json_loadb(text, len, flags, je);
+    if (!a) {
+        *oom = (flags & JSON_DECODE_ANY) ? je->text[0] == '\0' ||
+                                               json_error_code(je) ==
+                                                   json_error_out_of_memory
+                                         : json_oom(je, text, len);
+        return NULL;
+    }
+    json_error_t je2;
+    json_t *b = json_loadb(text, len, flags, &je2);
+    bool same = b && json_equal(a, b);
+    json_decref(b);
+    if (!same) {
+        json_decref(a);
+        *oom = true;
+        return NULL;
+    }
+    return a;
+}
+
+int miaopi_case_from_json_with(miaopi_case **out, const char *json,
+                               size_t len, const miaopi_case_options *opts,
+                               miaopi_error *err)
 {
     miaopi__error_clear(err);
     if (!out || (!json && len))
         return miaopi__error_set(err, MIAOPI_EINVAL, "invalid argument");
     *out = NULL;
-    if (len > CASE_MAX_BYTES)
+    miaopi_case_options o;
+    miaopi_allocator alloc;
+    const miaopi_allocator *al;
+    if (case_options(&o, opts, &alloc, &al) != MIAOPI_OK)
+        return miaopi__error_set(err, MIAOPI_EINVAL,
+                                 "the allocator lacks a function");
+    if (len > o.max_bytes)
         return miaopi__error_set(err, MIAOPI_ELIMIT,
                                  "the case is larger than %zu bytes",
-                                 CASE_MAX_BYTES);
+                                 o.max_bytes);
     json_error_t je;
-    json_t *root = json_loadb(json ? json : "", len, JSON_REJECT_DUPLICATES,
-                              &je);
+    bool oom;
+    json_t *root = load_checked(json ? json : "", len, JSON_REJECT_DUPLICATES,
+                                &je, &oom);
     if (!root) {
+        if (oom)
+            return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
         int rc = miaopi__error_set(err, MIAOPI_ECASE, "invalid JSON: %s",
                                    je.text);
         if (err) {
@@ -105,12 +360,12 @@ int miaopi_case_from_json(miaopi_case **out, const char *json, size_t len,
         }
         return rc;
     }
-    int rc = check_shape(root, err);
+    int rc = check_shape(root, (int)o.max_depth, err);
     if (rc != MIAOPI_OK) {
         json_decref(root);
         return rc;
     }
-    miaopi_case *c = miaopi__calloc(1, sizeof(*c));
+    miaopi_case *c = case_alloc(&o, al, &alloc);
     if (!c) {
         json_decref(root);
         return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
@@ -120,39 +375,69 @@ int miaopi_case_from_json(miaopi_case **out, const char *json, size_t len,
     return MIAOPI_OK;
 }
 
-int miaopi_case_load_file(miaopi_case **out, const char *path,
+int miaopi_case_from_json(miaopi_case **out, const char *json, size_t len,
                           miaopi_error *err)
 {
+    return miaopi_case_from_json_with(out, json, len, NULL, err);
+}
+
+int miaopi_case_load_file_with(miaopi_case **out, const char *path,
+                               const miaopi_case_options *opts,
+                               miaopi_error *err)
+{
+    miaopi__error_clear(err);
     if (!out || !path)
         return miaopi__error_set(err, MIAOPI_EINVAL, "invalid argument");
     *out = NULL;
+    miaopi_case_options o;
+    miaopi_allocator alloc;
+    const miaopi_allocator *al;
+    if (case_options(&o, opts, &alloc, &al) != MIAOPI_OK)
+        return miaopi__error_set(err, MIAOPI_EINVAL,
+                                 "the allocator lacks a function");
     char *data;
     size_t len;
-    int rc = miaopi__read_file(path, CASE_MAX_BYTES, &data, &len, err);
+    int rc = miaopi__read_file(al, path, o.max_bytes, &data, &len, err);
     if (rc != MIAOPI_OK)
         return rc;
-    rc = miaopi_case_from_json(out, data, len, err);
-    miaopi__free(data);
+    rc = miaopi_case_from_json_with(out, data, len, &o, err);
+    miaopi__free(al, data);
     if (rc != MIAOPI_OK && err)
         snprintf(err->file, sizeof(err->file), "%s", path);
     return rc;
 }
 
-int miaopi_case_new(miaopi_case **out)
+int miaopi_case_load_file(miaopi_case **out, const char *path,
+                          miaopi_error *err)
+{
+    return miaopi_case_load_file_with(out, path, NULL, err);
+}
+
+int miaopi_case_new_with(miaopi_case **out, const miaopi_case_options *opts)
 {
     if (!out)
         return MIAOPI_EINVAL;
     *out = NULL;
-    miaopi_case *c = miaopi__calloc(1, sizeof(*c));
+    miaopi_case_options o;
+    miaopi_allocator alloc;
+    const miaopi_allocator *al;
+    if (case_options(&o, opts, &alloc, &al) != MIAOPI_OK)
+        return MIAOPI_EINVAL;
+    miaopi_case *c = case_alloc(&o, al, &alloc);
     if (!c)
         return MIAOPI_ENOMEM;
     c->root = json_object();
     if (!c->root) {
-        miaopi__free(c);
+        miaopi__free(al, c);
         return MIAOPI_ENOMEM;
     }
     *out = c;
     return MIAOPI_OK;
+}
+
+int miaopi_case_new(miaopi_case **out)
+{
+    return miaopi_case_new_with(out, NULL);
 }
 
 void miaopi_case_free(miaopi_case *c)
@@ -160,7 +445,8 @@ void miaopi_case_free(miaopi_case *c)
     if (!c)
         return;
     json_decref(c->root);
-    miaopi__free(c);
+    miaopi_allocator alloc = c->alloc;
+    miaopi__free(c->al ? &alloc : NULL, c);
 }
 
 static bool valid_segment(const char *s, size_t n)
@@ -244,12 +530,17 @@ int miaopi_case_set_json(miaopi_case *c, const char *path, const char *json,
     if (!json)
         return miaopi__error_set(err, MIAOPI_EINVAL, "invalid argument");
     json_error_t je;
-    json_t *v = json_loads(json, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
-                           &je);
+    bool oom;
+    json_t *v = load_checked(json, strlen(json),
+                             JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je,
+                             &oom);
+    if (!v && oom)
+        return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
     if (!v)
         return miaopi__error_set(err, MIAOPI_EINVAL, "invalid JSON: %s",
                                  je.text);
-    if (depth_of(v, CASE_MAX_DEPTH + 1) > CASE_MAX_DEPTH) {
+    if (depth_of(v, c ? c->max_depth + 1 : CASE_MAX_DEPTH + 1) >
+        (c ? c->max_depth : CASE_MAX_DEPTH)) {
         json_decref(v);
         return miaopi__error_set(err, MIAOPI_ELIMIT, "nested too deep");
     }
@@ -274,10 +565,7 @@ int miaopi_case_to_json(char **out, const miaopi_case *c)
 {
     if (!out || !c)
         return MIAOPI_EINVAL;
-    char *s = json_dumps(c->root, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!s)
-        return MIAOPI_ENOMEM;
-    *out = miaopi__strdup(s);
-    free(s);
+    /* Allocated with jansson's allocator, which miaopi_free uses. */
+    *out = miaopi__json_dumps(c->root, JSON_COMPACT | JSON_SORT_KEYS);
     return *out ? MIAOPI_OK : MIAOPI_ENOMEM;
 }

@@ -25,6 +25,8 @@ typedef struct result {
 } result;
 
 struct miaopi_decision {
+    miaopi_allocator alloc;
+    const miaopi_allocator *al; /* &alloc, or NULL for malloc */
     miaopi_ruleset *rs;
     bool valid;
     miaopi_outcome outcome;
@@ -33,24 +35,47 @@ struct miaopi_decision {
     size_t cap_results;
     size_t *reasons;      /* rule indexes; SIZE_MAX = no evidence */
     size_t nreasons;
+    size_t cap_reasons;
     mp_eval ev;
     miaopi__arena arena;
     miaopi__buf text;     /* rendering scratch, reused */
     miaopi__buf scratch;
 };
 
-int miaopi_decision_new(miaopi_decision **out)
+int miaopi_decision_new_with(miaopi_decision **out,
+                             const miaopi_allocator *allocator)
 {
     if (!out)
         return MIAOPI_EINVAL;
-    miaopi_decision *d = miaopi__calloc(1, sizeof(*d));
-    *out = d;
+    *out = NULL;
+    miaopi_allocator alloc;
+    const miaopi_allocator *al;
+    if (!miaopi__allocator_copy(&alloc, allocator, &al))
+        return MIAOPI_EINVAL;
+    miaopi_decision *d = miaopi__calloc(al, 1, sizeof(*d));
     if (!d)
         return MIAOPI_ENOMEM;
+    d->alloc = alloc;
+    d->al = al ? &d->alloc : NULL;
     d->outcome = MIAOPI_ESCALATE;
-    miaopi__arena_init(&d->arena);
+    miaopi__arena_init(&d->arena, d->al);
+    miaopi__buf_init_al(&d->text, d->al);
+    miaopi__buf_init_al(&d->scratch, d->al);
     d->ev.arena = &d->arena;
+    /* PCRE2's match data comes from the decision's allocator too. */
+    d->ev.gctx = pcre2_general_context_create(
+        miaopi__pcre2_malloc, miaopi__pcre2_free, (void *)d->al);
+    if (!d->ev.gctx) {
+        miaopi__free(al, d);
+        return MIAOPI_ENOMEM;
+    }
+    *out = d;
     return MIAOPI_OK;
+}
+
+int miaopi_decision_new(miaopi_decision **out)
+{
+    return miaopi_decision_new_with(out, NULL);
 }
 
 void miaopi_decision_free(miaopi_decision *d)
@@ -59,22 +84,27 @@ void miaopi_decision_free(miaopi_decision *d)
         return;
     if (d->ev.md)
         pcre2_match_data_free(d->ev.md);
-    miaopi__free(d->ev.slots);
-    miaopi__free(d->ev.vars);
-    miaopi__free(d->results);
-    miaopi__free(d->reasons);
+    pcre2_general_context_free(d->ev.gctx);
+    miaopi__free(d->al, d->ev.slots);
+    miaopi__free(d->al, d->ev.vars);
+    miaopi__free(d->al, d->results);
+    miaopi__free(d->al, d->reasons);
     miaopi__arena_free(&d->arena);
     miaopi__buf_free(&d->text);
     miaopi__buf_free(&d->scratch);
     miaopi_ruleset_unref(d->rs);
-    miaopi__free(d);
+    miaopi_allocator alloc = d->alloc;
+    miaopi__free(d->al ? &alloc : NULL, d);
 }
 
-static bool grow(void **p, size_t *cap, size_t want, size_t size)
+static bool grow(const miaopi_allocator *al, void **p, size_t *cap,
+                 size_t want, size_t size)
 {
     if (*cap >= want)
         return true;
-    void *n = miaopi__realloc(*p, (want ? want : 1) * size);
+    if (want > SIZE_MAX / size)
+        return false;
+    void *n = miaopi__realloc(al, *p, (want ? want : 1) * size);
     if (!n)
         return false;
     *p = n;
@@ -96,28 +126,20 @@ static int prepare(miaopi_decision *d, const miaopi_ruleset *rs)
     }
     size_t nslots = (size_t)rs->nslots;
     size_t old = d->ev.cap_slots;
-    if (!grow((void **)&d->ev.slots, &d->ev.cap_slots, nslots,
+    if (!grow(d->al, (void **)&d->ev.slots, &d->ev.cap_slots, nslots,
               sizeof(mp_slot)))
         return MIAOPI_ENOMEM;
     if (d->ev.cap_slots > old)
         memset(d->ev.slots + old, 0, (d->ev.cap_slots - old) * sizeof(mp_slot));
-    if (!grow((void **)&d->ev.vars, &d->ev.cap_vars, (size_t)rs->max_vars,
-              sizeof(mp_value)) ||
-        !grow((void **)&d->results, &d->cap_results, rs->nrules,
+    if (!grow(d->al, (void **)&d->ev.vars, &d->ev.cap_vars,
+              (size_t)rs->max_vars, sizeof(mp_value)) ||
+        !grow(d->al, (void **)&d->results, &d->cap_results, rs->nrules,
               sizeof(result)))
         return MIAOPI_ENOMEM;
-    size_t cap_reasons = d->cap_results;
-    if (!d->reasons) {
-        d->reasons = miaopi__malloc((cap_reasons + 1) * sizeof(size_t));
-        if (!d->reasons)
-            return MIAOPI_ENOMEM;
-    } else {
-        size_t *r = miaopi__realloc(d->reasons,
-                                    (cap_reasons + 1) * sizeof(size_t));
-        if (!r)
-            return MIAOPI_ENOMEM;
-        d->reasons = r;
-    }
+    /* One reason per rule, plus "no evidence". */
+    if (!grow(d->al, (void **)&d->reasons, &d->cap_reasons, rs->nrules + 1,
+              sizeof(size_t)))
+        return MIAOPI_ENOMEM;
     /* A new generation invalidates every cached slot without a sweep. */
     if (++d->ev.gen == 0) {
         memset(d->ev.slots, 0, d->ev.cap_slots * sizeof(mp_slot));
@@ -147,6 +169,8 @@ static const char *arena_printf(miaopi_decision *d, const char *fmt, ...)
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     const char *s = miaopi__arena_strndup(&d->arena, buf, strlen(buf));
+    if (!s)
+        d->ev.nomem = true;
     return s ? s : "";
 }
 
@@ -231,9 +255,13 @@ static const char *render_template(miaopi_decision *d, const mp_template *t)
         else
             mp_value_format(&v, &p->expr->type, p->pii, b, &d->scratch);
     }
-    if (b->failed)
-        return NULL;
-    return miaopi__arena_strndup(&d->arena, miaopi__buf_cstr(b), b->len);
+    const char *s = b->failed ? NULL
+                              : miaopi__arena_strndup(&d->arena,
+                                                      miaopi__buf_cstr(b),
+                                                      b->len);
+    if (!s)
+        d->ev.nomem = true;
+    return s;
 }
 
 static void render(miaopi_decision *d, size_t i)
@@ -549,11 +577,14 @@ static json_t *rules_json(const miaopi_decision *d)
         json_t *o = json_pack("{s:s, s:s, s:s}", "id", r.id, "status",
                               miaopi_rule_status_name(r.status), "code",
                               r.code);
-        if (o && r.status == MIAOPI_RULE_UNKNOWN)
+        if (o && r.status == MIAOPI_RULE_UNKNOWN &&
             json_object_set_new(o, "unknown",
                                 json_pack("{s:s, s:s}", "reason",
                                           r.unknown_reason, "path",
-                                          r.unknown_path));
+                                          r.unknown_path)) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
         if (!o || json_array_append_new(arr, o) != 0) {
             json_decref(arr);
             return NULL;
@@ -589,12 +620,16 @@ int miaopi_decision_to_json(char **out, const miaopi_decision *d,
     *out = NULL;
     if (!d || !d->valid)
         return MIAOPI_EINVAL;
-    json_t *o = json_pack("{s:s, s:s, s:o*, s:o*}", "decision",
+    /* Each part is checked: json_pack's "o*" would silently drop a part
+     * that could not be built. */
+    json_t *o = json_pack("{s:s, s:s}", "decision",
                           miaopi_outcome_name(d->outcome), "decision_date",
-                          d->date, "ruleset", ruleset_json(d->rs), "rules",
-                          rules_json(d));
-    if (!o)
+                          d->date);
+    if (!o || json_object_set_new(o, "ruleset", ruleset_json(d->rs)) != 0 ||
+        json_object_set_new(o, "rules", rules_json(d)) != 0) {
+        json_decref(o);
         return MIAOPI_ENOMEM;
+    }
     if (flags & MIAOPI_JSON_REASONS) {
         json_t *r = reasons_json(d, lang);
         if (!r || json_object_set_new(o, "reasons", r) != 0) {
@@ -604,11 +639,8 @@ int miaopi_decision_to_json(char **out, const miaopi_decision *d,
     }
     size_t jf = JSON_PRESERVE_ORDER |
                 ((flags & MIAOPI_JSON_PRETTY) ? JSON_INDENT(2) : JSON_COMPACT);
-    char *s = json_dumps(o, jf);
+    /* Allocated with jansson's allocator, which miaopi_free uses. */
+    *out = miaopi__json_dumps(o, jf);
     json_decref(o);
-    if (!s)
-        return MIAOPI_ENOMEM;
-    *out = miaopi__strdup(s);
-    free(s);
     return *out ? MIAOPI_OK : MIAOPI_ENOMEM;
 }

@@ -257,7 +257,14 @@ void mp_value_format(const mp_value *v, const mp_type *t, miaopi__pii pii,
         return;
     }
     scratch->len = 0;
+    scratch->failed = false;
     format_plain(v, t, scratch);
+    if (scratch->failed) {
+        /* Masking a truncated value could reveal or misplace characters:
+         * fail the whole output instead. */
+        out->failed = true;
+        return;
+    }
     const char *p = miaopi__buf_cstr(scratch);
     size_t need = miaopi__mask(pii, p, scratch->len, NULL, 0);
     if (miaopi__buf_reserve(out, need + 1)) {
@@ -681,7 +688,8 @@ int mp_regex_match(mp_eval *ev, const pcre2_code *re, const char *s,
                    size_t len)
 {
     if (!ev->md) {
-        ev->md = pcre2_match_data_create(1, ev->rs->pcre_gctx);
+        ev->md = pcre2_match_data_create(1, ev->gctx ? ev->gctx
+                                                     : ev->rs->pcre_gctx);
         if (!ev->md) {
             ev->nomem = true;
             return -1;

@@ -285,6 +285,10 @@ static mp_node *fold(mp_compiler *c, mp_node *n)
     mp_eval_node(&ev, n, &v);
     if (ev.md)
         pcre2_match_data_free(ev.md);
+    if (ev.nomem || (MP_IS_UNKNOWN(&v) && v.why == MP_WHY_NOMEM)) {
+        report(c, MIAOPI__D_NONE, (size_t)n->pos, "out of memory");
+        return NULL;
+    }
     if (MP_IS_UNKNOWN(&v)) {
         report(c, MIAOPI__D_BAD_CONSTANT, (size_t)n->pos,
                "this constant expression has no value: %s",
@@ -366,7 +370,7 @@ static mp_node *parse_string(mp_compiler *c, token t)
     if (!n)
         return NULL;
     miaopi__buf b;
-    miaopi__buf_init(&b);
+    miaopi__buf_init_al(&b, c->rs->al);
     const char *s = c->src + t.start + 1;
     size_t len = t.len - 2;
     for (size_t i = 0; i < len; i++) {
@@ -481,27 +485,31 @@ static mp_node *parse_number(mp_compiler *c, token t)
 /* [a, b, c]: elements must be constants of one type. */
 static mp_node *parse_list(mp_compiler *c, token open)
 {
-    mp_value items[1024];
-    size_t n = 0;
+    /* On the heap, not the stack: lists nest (and are refused only once
+     * parsed), and 1024 values per level overflowed the stack at a few
+     * hundred levels. */
+    mp_value *items = NULL;
+    size_t n = 0, cap = 0;
+    mp_node *node = NULL;
     mp_type elem = {MP_T_NONE, NULL, NULL};
     if (peek(c).kind == TK_RBRACKET) {
         report(c, MIAOPI__D_SYNTAX, open.start,
                "an empty list has no element type");
-        return NULL;
+        goto out;
     }
     for (;;) {
         mp_node *e = parse_expr(c);
         if (!e)
-            return NULL;
+            goto out;
         if (!mp_node_is_constant(e)) {
             report(c, MIAOPI__D_NOT_CONSTANT, (size_t)e->pos,
                    "list literals may hold only constants");
-            return NULL;
+            goto out;
         }
         if (e->type.kind == MP_T_LIST) {
             report(c, MIAOPI__D_TYPE, (size_t)e->pos,
                    "lists of lists are not supported");
-            return NULL;
+            goto out;
         }
         if (n == 0) {
             elem = e->type;
@@ -510,8 +518,8 @@ static mp_node *parse_list(mp_compiler *c, token open)
                 elem = T_DEC;
             } else {
                 miaopi__buf a, b;
-                miaopi__buf_init(&a);
-                miaopi__buf_init(&b);
+                miaopi__buf_init_al(&a, c->rs->al);
+                miaopi__buf_init_al(&b, c->rs->al);
                 mp_type_name(&elem, &a);
                 mp_type_name(&e->type, &b);
                 report(c, MIAOPI__D_TYPE, (size_t)e->pos,
@@ -519,14 +527,25 @@ static mp_node *parse_list(mp_compiler *c, token open)
                        miaopi__buf_cstr(&b), miaopi__buf_cstr(&a));
                 miaopi__buf_free(&a);
                 miaopi__buf_free(&b);
-                return NULL;
+                goto out;
             }
         }
-        if (n == sizeof(items) / sizeof(items[0])) {
+        if (n == 1024) {
             report(c, MIAOPI__D_TOO_DEEP, (size_t)e->pos,
                    "a list literal may hold at most 1024 items; "
                    "use a table");
-            return NULL;
+            goto out;
+        }
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            mp_value *ni = miaopi__realloc(c->rs->al, items,
+                                           nc * sizeof(*items));
+            if (!ni) {
+                report(c, MIAOPI__D_NONE, open.start, "out of memory");
+                goto out;
+            }
+            items = ni;
+            cap = nc;
         }
         items[n++] = e->lit;
         token t = lex(c);
@@ -535,7 +554,7 @@ static mp_node *parse_list(mp_compiler *c, token open)
         if (t.kind != TK_COMMA) {
             if (t.kind != TK_ERROR)
                 report(c, MIAOPI__D_SYNTAX, t.start, "expected ',' or ']'");
-            return NULL;
+            goto out;
         }
     }
     /* Promote integers when the list mixes integers and decimals. */
@@ -545,12 +564,13 @@ static mp_node *parse_list(mp_compiler *c, token open)
                 items[i].u.d = miaopi__dec_from_int(items[i].u.i);
                 items[i].kind = MP_T_DEC;
             }
-    mp_node *node = new_node(c, MP_OP_LIT, open.start, 0);
+    node = new_node(c, MP_OP_LIT, open.start, 0);
     mp_value *arr = miaopi__arena_alloc(&c->rs->pool, sizeof(mp_value) * n);
     mp_type *et = pool_type(c, &elem);
     if (!node || !arr || !et) {
         report(c, MIAOPI__D_NONE, open.start, "out of memory");
-        return NULL;
+        node = NULL;
+        goto out;
     }
     memcpy(arr, items, sizeof(mp_value) * n);
     node->type.kind = MP_T_LIST;
@@ -558,6 +578,8 @@ static mp_node *parse_list(mp_compiler *c, token open)
     node->lit.kind = MP_T_LIST;
     node->lit.u.list.items = arr;
     node->lit.u.list.n = n;
+out:
+    miaopi__free(c->rs->al, items);
     return node;
 }
 
@@ -683,8 +705,8 @@ static void type_error2(mp_compiler *c, size_t pos, const char *what,
                         const mp_type *a, const mp_type *b)
 {
     miaopi__buf x, y;
-    miaopi__buf_init(&x);
-    miaopi__buf_init(&y);
+    miaopi__buf_init_al(&x, c->rs->al);
+    miaopi__buf_init_al(&y, c->rs->al);
     mp_type_name(a, &x);
     if (b)
         mp_type_name(b, &y);
@@ -821,7 +843,7 @@ static int regex_register(mp_compiler *c, pcre2_code *re)
     miaopi_ruleset *rs = c->rs;
     if (rs->nregexes == rs->capregexes) {
         size_t cap = rs->capregexes ? rs->capregexes * 2 : 8;
-        pcre2_code **r = miaopi__realloc(rs->regexes, cap * sizeof(*r));
+        pcre2_code **r = miaopi__realloc(rs->al, rs->regexes, cap * sizeof(*r));
         if (!r)
             return -1;
         rs->regexes = r;
@@ -845,6 +867,10 @@ static bool compile_regex(mp_compiler *c, mp_node *call)
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat->lit.u.s.p,
                                    pat->lit.u.s.len, PCRE2_UTF, &errcode,
                                    &erroff, c->rs->pcre_cctx);
+    if (!re && errcode == PCRE2_ERROR_HEAP_FAILED) {
+        report(c, MIAOPI__D_NONE, (size_t)pat->pos, "out of memory");
+        return false;
+    }
     if (!re) {
         PCRE2_UCHAR buf[256];
         pcre2_get_error_message(errcode, buf, sizeof(buf));
@@ -927,7 +953,7 @@ static mp_node *parse_call(mp_compiler *c, token name)
         types[i] = args[i]->type;
     mp_type result = {MP_T_NONE, NULL, NULL};
     miaopi__buf msg;
-    miaopi__buf_init(&msg);
+    miaopi__buf_init_al(&msg, c->rs->al);
     bool ok = fn->check(types, n, &result, &msg);
     if (!ok) {
         report(c, MIAOPI__D_TYPE, name.start, "%s(): %s", fn->name,
@@ -1171,7 +1197,14 @@ static mp_node *parse_unary(mp_compiler *c)
     token t = peek(c);
     if (t.kind == TK_MINUS) {
         lex(c);
+        /* "- - - 1" recurses without passing parse_expr's depth check. */
+        if (++c->depth > c->max_depth) {
+            report(c, MIAOPI__D_TOO_DEEP, t.start,
+                   "expression nests deeper than %u", c->max_depth);
+            return NULL;
+        }
         mp_node *a = parse_unary(c);
+        c->depth--;
         if (!a || !numeric_or_fail(c, a, "'-' needs a number"))
             return NULL;
         mp_node *n = new_node(c, MP_OP_NEG, t.start, 1);

@@ -37,14 +37,34 @@ int miaopi__error_set(miaopi_error *err, int code, const char *fmt, ...)
     MP_PRINTF(3, 4);
 void miaopi__error_clear(miaopi_error *err);
 
-/* Allocation. Every allocation in the library goes through these, so
- * allocator hooks and failure injection have one place to act. */
-void *miaopi__malloc(size_t n);
-void *miaopi__calloc(size_t n, size_t size);
-void *miaopi__realloc(void *p, size_t n);
-void miaopi__free(void *p);
-char *miaopi__strndup(const char *s, size_t n);
-char *miaopi__strdup(const char *s);
+/* Allocation. Every allocation in the library goes through these, with
+ * the allocator of the object it belongs to (NULL: the C library's), so
+ * an embedder's hooks and the failure-injection test see all of it. */
+void *miaopi__malloc(const miaopi_allocator *al, size_t n);
+void *miaopi__calloc(const miaopi_allocator *al, size_t n, size_t size);
+void *miaopi__realloc(const miaopi_allocator *al, void *p, size_t n);
+void miaopi__free(const miaopi_allocator *al, void *p);
+char *miaopi__strndup(const miaopi_allocator *al, const char *s, size_t n);
+char *miaopi__strdup(const miaopi_allocator *al, const char *s);
+
+/* Copy an embedder's allocator into an object. NULL src leaves dst
+ * unused and returns the pointer to store (NULL); an incomplete one
+ * returns false. */
+bool miaopi__allocator_copy(miaopi_allocator *dst, const miaopi_allocator *src,
+                            const miaopi_allocator **use);
+
+/* PCRE2 general-context callbacks; data is a const miaopi_allocator *. */
+void *miaopi__pcre2_malloc(size_t n, void *data);
+void miaopi__pcre2_free(void *p, void *data);
+
+/* Strings handed to the caller, freed with miaopi_free: they come from
+ * jansson's allocator (json_dumps results are returned as they are). */
+char *miaopi__out_strdup(const char *s);
+/* json_dumps that fails as a whole when any allocation fails; the result
+ * is freed with miaopi_free. (json_t is jansson's; declared opaquely so
+ * this header does not need jansson.h.) */
+struct json_t;
+char *miaopi__json_dumps(const struct json_t *j, size_t flags);
 
 /* A growable byte buffer. */
 typedef struct miaopi__buf {
@@ -52,9 +72,11 @@ typedef struct miaopi__buf {
     size_t len;
     size_t cap;
     bool failed; /* an allocation failed; contents are truncated */
+    const miaopi_allocator *al;
 } miaopi__buf;
 
-void miaopi__buf_init(miaopi__buf *b);
+void miaopi__buf_init(miaopi__buf *b); /* the C library's allocator */
+void miaopi__buf_init_al(miaopi__buf *b, const miaopi_allocator *al);
 void miaopi__buf_free(miaopi__buf *b);
 bool miaopi__buf_reserve(miaopi__buf *b, size_t extra);
 void miaopi__buf_add(miaopi__buf *b, const char *s, size_t n);
@@ -70,9 +92,10 @@ typedef struct miaopi__arena_chunk miaopi__arena_chunk;
 typedef struct miaopi__arena {
     miaopi__arena_chunk *head;
     miaopi__arena_chunk *cur;
+    const miaopi_allocator *al;
 } miaopi__arena;
 
-void miaopi__arena_init(miaopi__arena *a);
+void miaopi__arena_init(miaopi__arena *a, const miaopi_allocator *al);
 void miaopi__arena_reset(miaopi__arena *a);
 void miaopi__arena_free(miaopi__arena *a);
 void *miaopi__arena_alloc(miaopi__arena *a, size_t n);
@@ -80,8 +103,8 @@ char *miaopi__arena_strndup(miaopi__arena *a, const char *s, size_t n);
 
 /* Read a whole file, up to max bytes. Returns 0, MIAOPI_EIO or
  * MIAOPI_ELIMIT (with err filled), MIAOPI_ENOMEM. */
-int miaopi__read_file(const char *path, size_t max, char **out, size_t *len,
-                      miaopi_error *err);
+int miaopi__read_file(const miaopi_allocator *al, const char *path,
+                      size_t max, char **out, size_t *len, miaopi_error *err);
 
 /* SHA-256 of data as 64 lower-case hex digits plus NUL. */
 bool miaopi__sha256_hex(const void *data, size_t len, char out[65]);

@@ -267,6 +267,8 @@ typedef struct mp_pool_block mp_pool_block;
 
 struct miaopi_ruleset {
     int refcount; /* atomic */
+    miaopi_allocator alloc;  /* the embedder's, copied */
+    const miaopi_allocator *al; /* &alloc, or NULL for malloc */
     char *id;
     char *version;
     char *title[MP_LANG_COUNT];
@@ -359,6 +361,7 @@ typedef struct mp_eval {
     size_t cap_vars;
     uint32_t gen;
     miaopi__arena *arena;
+    pcre2_general_context *gctx; /* for md; NULL: the ruleset's */
     pcre2_match_data *md;
     bool nomem;
 } mp_eval;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <libxml/globals.h>
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
 #include <libxml/relaxng.h>
@@ -32,6 +33,7 @@ typedef struct loader {
     const char *file;
     const char *data;
     size_t len;
+    size_t fed; /* bytes handed to libxml2 so far */
     miaopi_diagnostic_cb cb;
     void *payload;
     unsigned max_errors;
@@ -40,6 +42,7 @@ typedef struct loader {
     size_t *lines; /* byte offset of each line start */
     size_t nlines;
     bool dtd_seen;
+    bool oom; /* an allocation failed: the result is MIAOPI_ENOMEM */
     long dtd_offset;
     xmlParserCtxtPtr ctxt;
     startElementNsSAX2Func sax_start;
@@ -56,7 +59,7 @@ static bool build_lines(loader *L)
     for (size_t i = 0; i < L->len; i++)
         if (L->data[i] == '\n')
             n++;
-    L->lines = miaopi__malloc(n * sizeof(size_t));
+    L->lines = miaopi__malloc(L->rs->al, n * sizeof(size_t));
     if (!L->lines)
         return false;
     L->lines[0] = 0;
@@ -290,6 +293,10 @@ static void xml_error(void *payload, xmlErrorPtr e)
     loader *L = payload;
     if (!e || e->level < XML_ERR_ERROR)
         return;
+    if (e->code == XML_ERR_NO_MEMORY) {
+        L->oom = true;
+        return;
+    }
     char msg[400];
     clean_message(e->message, msg, sizeof(msg));
     if (L->dtd_seen)
@@ -319,8 +326,10 @@ static void xml_parse_error(void *ctx, xmlErrorPtr e)
 
 static bool is_el(const xmlNode *n, const char *name)
 {
-    return n && n->type == XML_ELEMENT_NODE && n->ns &&
-           strcmp((const char *)n->ns->href, MIAOPI_NS) == 0 &&
+    /* libxml2 can leave a namespace without its URI when an allocation
+     * fails while building the tree. */
+    return n && n->type == XML_ELEMENT_NODE && n->ns && n->ns->href &&
+           n->name && strcmp((const char *)n->ns->href, MIAOPI_NS) == 0 &&
            strcmp((const char *)n->name, name) == 0;
 }
 
@@ -353,6 +362,10 @@ static char *attr(loader *L, xmlNodePtr n, const char *name)
     char *r = miaopi__arena_strndup(&L->rs->pool, (const char *)v,
                                     strlen((const char *)v));
     xmlFree(v);
+    /* NULL now means "out of memory", not "absent": say so, since
+     * callers read NULL as an absent attribute. */
+    if (!r)
+        L->oom = true;
     return r;
 }
 
@@ -418,9 +431,11 @@ static mp_lang node_lang(loader *L, xmlNodePtr n)
     return l;
 }
 
+/* Running out of memory is not a fault of the file: it is reported as
+ * MIAOPI_ENOMEM, not as a diagnostic. */
 static bool nomem(loader *L)
 {
-    diag(L, MIAOPI__D_NONE, -1, "out of memory");
+    L->oom = true;
     return false;
 }
 
@@ -477,7 +492,7 @@ static mp_node *compile_condition(loader *L, xmlNodePtr n, const char *what)
     mp_node *e = compile_text(L, n, text);
     if (e && e->type.kind != MP_T_BOOL) {
         miaopi__buf t;
-        miaopi__buf_init(&t);
+        miaopi__buf_init_al(&t, L->rs->al);
         mp_type_name(&e->type, &t);
         diag(L, MIAOPI__D_NOT_BOOLEAN, map_offset(L, n, (size_t)e->pos),
              "<%s> must be a condition (true or false), but this is a %s",
@@ -668,8 +683,8 @@ static bool constant_value(loader *L, xmlNodePtr n, const mp_type *want,
                e->type.elem->kind == MP_T_INT && want->elem->kind == MP_T_DEC);
     if (!ok) {
         miaopi__buf a, b;
-        miaopi__buf_init(&a);
-        miaopi__buf_init(&b);
+        miaopi__buf_init_al(&a, L->rs->al);
+        miaopi__buf_init_al(&b, L->rs->al);
         mp_type_name(want, &a);
         mp_type_name(&e->type, &b);
         diag(L, MIAOPI__D_TYPE, map_offset(L, n, (size_t)e->pos),
@@ -891,7 +906,7 @@ static bool load_template(loader *L, xmlNodePtr m, mp_template *out)
     b.n = 0;
     size_t len = strlen(raw);
     miaopi__buf lit;
-    miaopi__buf_init(&lit);
+    miaopi__buf_init_al(&lit, L->rs->al);
     bool ok = true;
     L->expr_node = m;
     for (size_t i = 0; i < len && ok;) {
@@ -942,14 +957,16 @@ static bool load_template(loader *L, xmlNodePtr m, mp_template *out)
         /* tidy_text trimmed both ends; restore inner edge spaces that
          * separate ASCII words from placeholders. */
         miaopi__buf e;
-        miaopi__buf_init(&e);
+        miaopi__buf_init_al(&e, L->rs->al);
         if (!first && n && (s[0] == ' ' || s[0] == '\t'))
             miaopi__buf_addc(&e, ' ');
         miaopi__buf_adds(&e, t);
         if (!last && n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
             miaopi__buf_addc(&e, ' ');
-        p->text = miaopi__arena_strndup(&L->rs->pool, miaopi__buf_cstr(&e),
-                                        e.len);
+        p->text = e.failed ? NULL
+                           : miaopi__arena_strndup(&L->rs->pool,
+                                                   miaopi__buf_cstr(&e),
+                                                   e.len);
         p->len = e.len;
         miaopi__buf_free(&e);
         if (!p->text)
@@ -1158,6 +1175,20 @@ static void xml_init(void)
     xmlInitParser();
 }
 
+/* libxml2's read callback: the next piece of the file. */
+static int feed(void *ctx, char *buf, int len)
+{
+    loader *L = ctx;
+    size_t n = L->len - L->fed;
+    if (len < 0)
+        return -1;
+    if (n > (size_t)len)
+        n = (size_t)len;
+    memcpy(buf, L->data + L->fed, n);
+    L->fed += n;
+    return (int)n;
+}
+
 static xmlDocPtr parse(loader *L)
 {
     xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
@@ -1178,10 +1209,13 @@ static xmlDocPtr parse(loader *L)
     int options = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_BIG_LINES |
                   XML_PARSE_NOWARNING;
     xmlCtxtUseOptions(ctxt, options);
-    /* xmlCtxtReadMemory resets the context; our hooks live in ctxt->sax
-     * and ctxt->_private, which it keeps. */
-    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, L->data, (int)L->len, L->file,
-                                      "UTF-8", options);
+    /* xmlCtxtReadIO resets the context; our hooks live in ctxt->sax and
+     * ctxt->_private, which it keeps. The bytes are fed through a read
+     * callback rather than xmlCtxtReadMemory, whose up-front copy leaks
+     * when an allocation fails in it (libxml2 2.9.14). */
+    L->fed = 0;
+    xmlDocPtr doc = xmlCtxtReadIO(ctxt, feed, NULL, L, L->file, "UTF-8",
+                                  options);
     ctxt->_private = L;
     if (L->dtd_seen) {
         const char *p = strstr(L->data, "<!DOCTYPE");
@@ -1191,8 +1225,10 @@ static xmlDocPtr parse(loader *L)
         xmlFreeDoc(doc);
         return NULL;
     }
+    if (ctxt->errNo == XML_ERR_NO_MEMORY)
+        L->oom = true;
     if (!doc || !ctxt->wellFormed) {
-        if (L->nerrors == 0)
+        if (L->nerrors == 0 && !L->oom)
             diag(L, MIAOPI__D_XML_MALFORMED, -1, "the file is not well-formed "
                                                  "XML");
         xmlFreeDoc(doc);
@@ -1201,38 +1237,85 @@ static xmlDocPtr parse(loader *L)
     return doc;
 }
 
-static bool validate(loader *L, xmlDocPtr doc)
+typedef struct mem_reader {
+    const char *data;
+    size_t len, pos;
+} mem_reader;
+
+static int mem_read(void *ctx, char *buf, int len)
 {
-    xmlRelaxNGParserCtxtPtr pc =
-        xmlRelaxNGNewMemParserCtxt(miaopi__schema_rng,
-                                   (int)miaopi__schema_rng_len);
+    mem_reader *r = ctx;
+    size_t n = r->len - r->pos;
+    if (len < 0)
+        return -1;
+    if (n > (size_t)len)
+        n = (size_t)len;
+    memcpy(buf, r->data + r->pos, n);
+    r->pos += n;
+    return (int)n;
+}
+
+/*
+ * The compiled schema is built once per process, on the first load that
+ * gets that far, and kept: compiling it took some 2,800 allocations per
+ * load, and libxml2 2.9 leaks in xmlCopyDoc and in its memory input
+ * buffer when one of them fails. It is never written after it is built,
+ * but whether libxml2 tolerates concurrent validations against one
+ * xmlRelaxNG is not documented, so validations are serialised: loading a
+ * ruleset is rare (start-up, hot reload), evaluating never validates. A
+ * failed build leaves it NULL to be tried again by the next load.
+ */
+static pthread_mutex_t schema_lock = PTHREAD_MUTEX_INITIALIZER;
+static xmlRelaxNGPtr schema;
+
+static xmlRelaxNGPtr build_schema(loader *L)
+{
+    mem_reader r = {miaopi__schema_rng, miaopi__schema_rng_len, 0};
+    xmlDocPtr sdoc = xmlReadIO(mem_read, NULL, &r, "miaopi-rules-1.rng",
+                               "UTF-8", XML_PARSE_NONET);
+    if (!sdoc)
+        return NULL;
+    xmlRelaxNGParserCtxtPtr pc = xmlRelaxNGNewDocParserCtxt(sdoc);
+    xmlFreeDoc(sdoc); /* the parser context works on a copy */
     if (!pc)
-        return nomem(L);
+        return NULL;
     xmlRelaxNGSetParserStructuredErrors(pc, xml_error, L);
-    xmlRelaxNGPtr schema = xmlRelaxNGParse(pc);
+    xmlRelaxNGPtr s = xmlRelaxNGParse(pc);
     xmlRelaxNGFreeParserCtxt(pc);
-    if (!schema) {
-        diag(L, MIAOPI__D_SCHEMA, -1, "the bundled schema failed to load");
-        return false;
-    }
-    xmlRelaxNGValidCtxtPtr vc = xmlRelaxNGNewValidCtxt(schema);
-    if (!vc) {
-        xmlRelaxNGFree(schema);
+    return s;
+}
+
+static bool validate_locked(loader *L, xmlDocPtr doc)
+{
+    /* The bundled schema is known to be valid (the test suite loads it):
+     * when it does not build, libxml2 ran out of memory, whether or not
+     * it said so. */
+    if (!schema && !(schema = build_schema(L)))
         return nomem(L);
-    }
+    xmlRelaxNGValidCtxtPtr vc = xmlRelaxNGNewValidCtxt(schema);
+    if (!vc)
+        return nomem(L);
     xmlRelaxNGSetValidStructuredErrors(vc, xml_error, L);
     int before = L->nerrors;
     int rc = xmlRelaxNGValidateDoc(vc, doc);
     xmlRelaxNGFreeValidCtxt(vc);
-    xmlRelaxNGFree(schema);
-    if (rc != 0 && L->nerrors == before)
+    if (rc != 0 && L->nerrors == before && !L->oom)
         diag(L, MIAOPI__D_SCHEMA, -1, "the file does not follow the schema");
     return rc == 0;
 }
 
-static int setup_pcre(miaopi_ruleset *rs)
+static bool validate(loader *L, xmlDocPtr doc)
 {
-    rs->pcre_gctx = pcre2_general_context_create(NULL, NULL, NULL);
+    pthread_mutex_lock(&schema_lock);
+    bool ok = validate_locked(L, doc);
+    pthread_mutex_unlock(&schema_lock);
+    return ok;
+}
+
+static int setup_pcre(miaopi_ruleset *rs, const miaopi_load_options *o)
+{
+    rs->pcre_gctx = pcre2_general_context_create(
+        miaopi__pcre2_malloc, miaopi__pcre2_free, (void *)rs->al);
     if (!rs->pcre_gctx)
         return MIAOPI_ENOMEM;
     rs->pcre_cctx = pcre2_compile_context_create(rs->pcre_gctx);
@@ -1241,9 +1324,15 @@ static int setup_pcre(miaopi_ruleset *rs)
         return MIAOPI_ENOMEM;
     /* Bounded work per match: a pathological pattern on a long subject
      * makes the rule UNKNOWN quickly instead of hanging the service. */
-    pcre2_set_match_limit(rs->pcre_mctx, 1000000);
-    pcre2_set_depth_limit(rs->pcre_mctx, 10000);
-    pcre2_set_heap_limit(rs->pcre_mctx, 20000); /* KiB */
+    pcre2_set_match_limit(rs->pcre_mctx, o->regex_match_limit
+                                             ? o->regex_match_limit
+                                             : 1000000);
+    pcre2_set_depth_limit(rs->pcre_mctx, o->regex_depth_limit
+                                             ? o->regex_depth_limit
+                                             : 10000);
+    pcre2_set_heap_limit(rs->pcre_mctx, o->regex_heap_limit_kib
+                                            ? o->regex_heap_limit_kib
+                                            : 20000);
     pcre2_set_max_pattern_length(rs->pcre_cctx, 4096);
     return MIAOPI_OK;
 }
@@ -1254,15 +1343,21 @@ static void ruleset_destroy(miaopi_ruleset *rs)
         return;
     for (size_t i = 0; i < rs->nregexes; i++)
         pcre2_code_free(rs->regexes[i]);
-    miaopi__free(rs->regexes);
+    /* rs->al points into rs: keep a copy for freeing rs itself. */
+    miaopi_allocator alloc = rs->alloc;
+    const miaopi_allocator *al = rs->al ? &alloc : NULL;
+    miaopi__free(al, rs->regexes);
     pcre2_match_context_free(rs->pcre_mctx);
     pcre2_compile_context_free(rs->pcre_cctx);
     pcre2_general_context_free(rs->pcre_gctx);
+    rs->pool.al = al;
     miaopi__arena_free(&rs->pool);
-    miaopi__free(rs);
+    miaopi__free(al, rs);
 }
 
-static int load(loader *L)
+static int load_xml(loader *L);
+
+static int load(loader *L, const miaopi_load_options *o)
 {
     miaopi_ruleset *rs = L->rs;
     if (!build_lines(L))
@@ -1271,16 +1366,30 @@ static int load(loader *L)
         return miaopi__error_set(L->err, MIAOPI_EINTERNAL,
                                  "SHA-256 unavailable in libcrypto");
     rs->file = miaopi__arena_strndup(&rs->pool, L->file, strlen(L->file));
-    if (!rs->file || setup_pcre(rs) != MIAOPI_OK)
+    if (!rs->file || setup_pcre(rs, o) != MIAOPI_OK)
         return MIAOPI_ENOMEM;
     pthread_once(&xml_once, xml_init);
+    /* libxml2 reports some failures (allocation, I/O) where no parser
+     * context is at hand: to this thread's structured handler, or else on
+     * stderr. For the duration of the load this thread's handler is ours,
+     * then the embedder's is put back. */
+    xmlStructuredErrorFunc saved = xmlStructuredError;
+    void *saved_ctx = xmlStructuredErrorContext;
+    xmlSetStructuredErrorFunc(L, xml_error);
+    int rc = load_xml(L);
+    xmlSetStructuredErrorFunc(saved_ctx, saved);
+    return rc;
+}
+
+static int load_xml(loader *L)
+{
     xmlDocPtr doc = parse(L);
     if (L->ctxt) {
         xmlFreeParserCtxt(L->ctxt);
         L->ctxt = NULL;
     }
     if (!doc)
-        return MIAOPI_ERULES;
+        return L->oom ? MIAOPI_ENOMEM : MIAOPI_ERULES;
     xmlNodePtr root = xmlDocGetRootElement(doc);
     bool ok;
     if (!is_el(root, "ruleset")) {
@@ -1291,7 +1400,24 @@ static int load(loader *L)
         ok = validate(L, doc) && load_root(L, root);
     }
     xmlFreeDoc(doc);
+    if (L->oom)
+        return MIAOPI_ENOMEM;
     return ok && L->nerrors == 0 ? MIAOPI_OK : MIAOPI_ERULES;
+}
+
+/* Options as the caller's version of the struct has them: fields are only
+ * appended, so a shorter struct from an older caller is still honoured and
+ * the fields it lacks take their defaults. */
+static void load_options(miaopi_load_options *o,
+                         const miaopi_load_options *in)
+{
+    miaopi_load_options dflt = MIAOPI_LOAD_OPTIONS_INIT;
+    *o = dflt;
+    if (in && in->size > sizeof(size_t)) {
+        size_t n = in->size < sizeof(*o) ? in->size : sizeof(*o);
+        memcpy(o, in, n);
+        o->size = sizeof(*o);
+    }
 }
 
 int miaopi_ruleset_load_buffer(miaopi_ruleset **out, const char *data,
@@ -1303,9 +1429,9 @@ int miaopi_ruleset_load_buffer(miaopi_ruleset **out, const char *data,
     if (!out || (!data && len))
         return miaopi__error_set(err, MIAOPI_EINVAL, "invalid argument");
     *out = NULL;
-    miaopi_load_options dflt = MIAOPI_LOAD_OPTIONS_INIT;
-    if (!opts || opts->size < sizeof(miaopi_load_options))
-        opts = &dflt;
+    miaopi_load_options o;
+    load_options(&o, opts);
+    opts = &o;
     size_t max = opts->max_file_bytes ? opts->max_file_bytes : 16u << 20;
     if (!name)
         name = "<memory>";
@@ -1328,11 +1454,18 @@ int miaopi_ruleset_load_buffer(miaopi_ruleset **out, const char *data,
         }
         return rc;
     }
-    miaopi_ruleset *rs = miaopi__calloc(1, sizeof(*rs));
+    miaopi_allocator alloc;
+    const miaopi_allocator *al;
+    if (!miaopi__allocator_copy(&alloc, opts->allocator, &al))
+        return miaopi__error_set(err, MIAOPI_EINVAL,
+                                 "the allocator lacks a function");
+    miaopi_ruleset *rs = miaopi__calloc(al, 1, sizeof(*rs));
     if (!rs)
         return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
     rs->refcount = 1;
-    miaopi__arena_init(&rs->pool);
+    rs->alloc = alloc;
+    rs->al = al ? &rs->alloc : NULL;
+    miaopi__arena_init(&rs->pool, rs->al);
     loader L;
     memset(&L, 0, sizeof(L));
     L.rs = rs;
@@ -1348,8 +1481,12 @@ int miaopi_ruleset_load_buffer(miaopi_ruleset **out, const char *data,
     L.comp.on_error = compile_error;
     L.comp.payload = &L;
     L.comp.max_depth = opts->max_depth ? opts->max_depth : 256;
-    int rc = load(&L);
-    miaopi__free(L.lines);
+    int rc = load(&L, opts);
+    miaopi__free(rs->al, L.lines);
+    if (rc == MIAOPI_ENOMEM || L.oom) {
+        rc = MIAOPI_ENOMEM;
+        miaopi__error_set(err, rc, "%s: out of memory", name);
+    }
     if (rc != MIAOPI_OK) {
         if (err && err->code == 0)
             miaopi__error_set(err, rc, "%s: %s", name,
@@ -1370,12 +1507,18 @@ int miaopi_ruleset_load_file(miaopi_ruleset **out, const char *path,
     if (!out || !path)
         return miaopi__error_set(err, MIAOPI_EINVAL, "invalid argument");
     *out = NULL;
-    size_t max = (opts && opts->size >= sizeof(*opts) && opts->max_file_bytes)
-                     ? opts->max_file_bytes
-                     : 16u << 20;
+    miaopi_load_options o;
+    load_options(&o, opts);
+    opts = &o;
+    size_t max = o.max_file_bytes ? o.max_file_bytes : 16u << 20;
+    miaopi_allocator alloc;
+    const miaopi_allocator *al;
+    if (!miaopi__allocator_copy(&alloc, o.allocator, &al))
+        return miaopi__error_set(err, MIAOPI_EINVAL,
+                                 "the allocator lacks a function");
     char *data;
     size_t len;
-    int rc = miaopi__read_file(path, max, &data, &len, err);
+    int rc = miaopi__read_file(al, path, max, &data, &len, err);
     if (rc != MIAOPI_OK) {
         if (err) {
             snprintf(err->id, sizeof(err->id), "%s",
@@ -1384,8 +1527,7 @@ int miaopi_ruleset_load_file(miaopi_ruleset **out, const char *path,
                                                 : MIAOPI__D_IO));
             snprintf(err->file, sizeof(err->file), "%s", path);
         }
-        if (opts && opts->size >= sizeof(*opts) && opts->on_diagnostic &&
-            rc != MIAOPI_ENOMEM) {
+        if (opts->on_diagnostic && rc != MIAOPI_ENOMEM) {
             miaopi_diagnostic d = {
                 MIAOPI_SEVERITY_ERROR,
                 miaopi__diag_id_string(rc == MIAOPI_ELIMIT
@@ -1397,7 +1539,7 @@ int miaopi_ruleset_load_file(miaopi_ruleset **out, const char *path,
         return rc;
     }
     rc = miaopi_ruleset_load_buffer(out, data, len, path, opts, err);
-    miaopi__free(data);
+    miaopi__free(al, data);
     return rc;
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 /* ---- diagnostics registry ---- */
@@ -87,34 +88,152 @@ const char *miaopi_version(void)
 
 /* ---- allocation ---- */
 
-void *miaopi__malloc(size_t n)
+void *miaopi__malloc(const miaopi_allocator *al, size_t n)
 {
-    return malloc(n ? n : 1);
+    if (n == 0)
+        n = 1;
+    return al ? al->malloc_fn(n, al->payload) : malloc(n);
 }
 
-void *miaopi__calloc(size_t n, size_t size)
+void *miaopi__calloc(const miaopi_allocator *al, size_t n, size_t size)
 {
-    return calloc(n ? n : 1, size ? size : 1);
+    if (n && size > SIZE_MAX / n)
+        return NULL;
+    size_t total = n * size;
+    void *p = miaopi__malloc(al, total);
+    if (p)
+        memset(p, 0, total ? total : 1);
+    return p;
 }
 
-void *miaopi__realloc(void *p, size_t n)
+void *miaopi__realloc(const miaopi_allocator *al, void *p, size_t n)
 {
-    return realloc(p, n ? n : 1);
+    if (n == 0)
+        n = 1;
+    return al ? al->realloc_fn(p, n, al->payload) : realloc(p, n);
 }
 
-void miaopi__free(void *p)
+void miaopi__free(const miaopi_allocator *al, void *p)
 {
-    free(p);
+    if (!p)
+        return;
+    if (al)
+        al->free_fn(p, al->payload);
+    else
+        free(p);
+}
+
+bool miaopi__allocator_copy(miaopi_allocator *dst, const miaopi_allocator *src,
+                            const miaopi_allocator **use)
+{
+    *use = NULL;
+    memset(dst, 0, sizeof(*dst));
+    if (!src)
+        return true;
+    /* Fields are only appended: copy what the caller's version has. */
+    size_t n = src->size < sizeof(*dst) ? src->size : sizeof(*dst);
+    if (n < offsetof(miaopi_allocator, payload) + sizeof(void *))
+        return false;
+    memcpy(dst, src, n);
+    dst->size = sizeof(*dst);
+    if (!dst->malloc_fn || !dst->realloc_fn || !dst->free_fn)
+        return false;
+    *use = dst;
+    return true;
+}
+
+void *miaopi__pcre2_malloc(size_t n, void *data)
+{
+    return miaopi__malloc(data, n);
+}
+
+void miaopi__pcre2_free(void *p, void *data)
+{
+    miaopi__free(data, p);
 }
 
 void miaopi_free(void *p)
 {
-    miaopi__free(p);
+    json_malloc_t m;
+    json_free_t f;
+    json_get_alloc_funcs(&m, &f);
+    if (p)
+        f(p);
 }
 
-char *miaopi__strndup(const char *s, size_t n)
+char *miaopi__out_strdup(const char *s)
 {
-    char *r = miaopi__malloc(n + 1);
+    json_malloc_t m;
+    json_free_t f;
+    json_get_alloc_funcs(&m, &f);
+    size_t n = strlen(s) + 1;
+    char *r = m(n);
+    if (r)
+        memcpy(r, s, n);
+    return r;
+}
+
+/* json_dumps through a callback whose failures stick: jansson 2.14's own
+ * json_dumps ignores a failed write of an object key and returns the
+ * document without it. The text comes from jansson's allocator. */
+typedef struct dump_buf {
+    char *p;
+    size_t len, cap;
+    bool failed;
+    json_malloc_t m;
+    json_free_t f;
+} dump_buf;
+
+static int dump_cb(const char *buf, size_t n, void *data)
+{
+    dump_buf *d = data;
+    if (d->failed)
+        return -1;
+    if (n >= SIZE_MAX / 4 - d->len) {
+        d->failed = true;
+        return -1;
+    }
+    if (d->len + n + 1 > d->cap) {
+        size_t cap = d->cap ? d->cap : 256;
+        while (cap < d->len + n + 1)
+            cap *= 2;
+        char *p = d->m(cap);
+        if (!p) {
+            d->failed = true;
+            return -1;
+        }
+        if (d->len)
+            memcpy(p, d->p, d->len);
+        if (d->p)
+            d->f(d->p);
+        d->p = p;
+        d->cap = cap;
+    }
+    memcpy(d->p + d->len, buf, n);
+    d->len += n;
+    return 0;
+}
+
+char *miaopi__json_dumps(const json_t *j, size_t flags)
+{
+    dump_buf d;
+    memset(&d, 0, sizeof(d));
+    json_get_alloc_funcs(&d.m, &d.f);
+    if (json_dump_callback(j, dump_cb, &d, flags) != 0 || d.failed ||
+        !d.p) {
+        if (d.p)
+            d.f(d.p);
+        return NULL;
+    }
+    d.p[d.len] = '\0';
+    return d.p;
+}
+
+char *miaopi__strndup(const miaopi_allocator *al, const char *s, size_t n)
+{
+    if (n == SIZE_MAX)
+        return NULL;
+    char *r = miaopi__malloc(al, n + 1);
     if (!r)
         return NULL;
     memcpy(r, s, n);
@@ -122,9 +241,9 @@ char *miaopi__strndup(const char *s, size_t n)
     return r;
 }
 
-char *miaopi__strdup(const char *s)
+char *miaopi__strdup(const miaopi_allocator *al, const char *s)
 {
-    return miaopi__strndup(s, strlen(s));
+    return miaopi__strndup(al, s, strlen(s));
 }
 
 /* ---- buffers ---- */
@@ -134,16 +253,26 @@ void miaopi__buf_init(miaopi__buf *b)
     memset(b, 0, sizeof(*b));
 }
 
+void miaopi__buf_init_al(miaopi__buf *b, const miaopi_allocator *al)
+{
+    memset(b, 0, sizeof(*b));
+    b->al = al;
+}
+
 void miaopi__buf_free(miaopi__buf *b)
 {
-    miaopi__free(b->data);
-    miaopi__buf_init(b);
+    miaopi__free(b->al, b->data);
+    miaopi__buf_init_al(b, b->al);
 }
 
 bool miaopi__buf_reserve(miaopi__buf *b, size_t extra)
 {
     if (b->failed)
         return false;
+    if (extra > SIZE_MAX / 4 - b->len) {
+        b->failed = true;
+        return false;
+    }
     if (b->len + extra + 1 <= b->cap)
         return true;
     size_t cap = b->cap ? b->cap : 64;
@@ -154,7 +283,7 @@ bool miaopi__buf_reserve(miaopi__buf *b, size_t extra)
         }
         cap *= 2;
     }
-    char *d = miaopi__realloc(b->data, cap);
+    char *d = miaopi__realloc(b->al, b->data, cap);
     if (!d) {
         b->failed = true;
         return false;
@@ -213,9 +342,10 @@ struct miaopi__arena_chunk {
     max_align_t data[];
 };
 
-void miaopi__arena_init(miaopi__arena *a)
+void miaopi__arena_init(miaopi__arena *a, const miaopi_allocator *al)
 {
     a->head = a->cur = NULL;
+    a->al = al;
 }
 
 void miaopi__arena_reset(miaopi__arena *a)
@@ -230,7 +360,7 @@ void miaopi__arena_free(miaopi__arena *a)
     miaopi__arena_chunk *c = a->head;
     while (c) {
         miaopi__arena_chunk *n = c->next;
-        miaopi__free(c);
+        miaopi__free(a->al, c);
         c = n;
     }
     a->head = a->cur = NULL;
@@ -239,6 +369,8 @@ void miaopi__arena_free(miaopi__arena *a)
 void *miaopi__arena_alloc(miaopi__arena *a, size_t n)
 {
     const size_t align = sizeof(max_align_t);
+    if (n > SIZE_MAX / 2)
+        return NULL;
     n = (n + align - 1) / align * align;
     if (n == 0)
         n = align;
@@ -252,7 +384,9 @@ void *miaopi__arena_alloc(miaopi__arena *a, size_t n)
         }
     }
     size_t cap = n > 4096 ? n : 4096;
-    miaopi__arena_chunk *c = miaopi__malloc(sizeof(*c) + cap);
+    if (cap > SIZE_MAX - sizeof(miaopi__arena_chunk))
+        return NULL;
+    miaopi__arena_chunk *c = miaopi__malloc(a->al, sizeof(*c) + cap);
     if (!c)
         return NULL;
     c->cap = cap;
@@ -283,8 +417,8 @@ char *miaopi__arena_strndup(miaopi__arena *a, const char *s, size_t n)
 
 /* ---- files ---- */
 
-int miaopi__read_file(const char *path, size_t max, char **out, size_t *len,
-                      miaopi_error *err)
+int miaopi__read_file(const miaopi_allocator *al, const char *path,
+                      size_t max, char **out, size_t *len, miaopi_error *err)
 {
     *out = NULL;
     *len = 0;
@@ -293,7 +427,7 @@ int miaopi__read_file(const char *path, size_t max, char **out, size_t *len,
         return miaopi__error_set(err, MIAOPI_EIO, "cannot open %s: %s", path,
                                  strerror(errno));
     miaopi__buf b;
-    miaopi__buf_init(&b);
+    miaopi__buf_init_al(&b, al);
     char chunk[65536];
     size_t n;
     int rc = MIAOPI_OK;
