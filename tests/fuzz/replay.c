@@ -75,7 +75,8 @@ static int replay(const char *path, int *count)
             snprintf(names[nnames++], l, "%s/%s", path, e->d_name);
     }
     closedir(d);
-    qsort(names, nnames, sizeof(*names), cmp);
+    if (nnames)
+        qsort(names, nnames, sizeof(*names), cmp);
     int bad = 0;
     for (size_t i = 0; i < nnames; i++) {
         bad |= replay(names[i], count);

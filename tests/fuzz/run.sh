@@ -23,16 +23,17 @@ if ! command -v clang >/dev/null; then
     exit 0
 fi
 if [ ! -f "$build/build.ninja" ]; then
+    mkdir -p "$build"
     if ! CC=clang meson setup "$build" -Dfuzzers=true -Db_lundef=false \
-            -Dtests=false -Dcli=false >"$build.setup.log" 2>&1; then
-        echo "fuzz: SKIP (meson setup failed; see $build.setup.log)"
+            -Dtests=false -Dcli=false >"$build/fuzz-setup.log" 2>&1; then
+        echo "fuzz: SKIP (meson setup failed; see $build/fuzz-setup.log)"
         exit 0
     fi
 fi
-if ! ninja -C "$build" >"$build.build.log" 2>&1; then
+if ! ninja -C "$build" >"$build/fuzz-build.log" 2>&1; then
     # A build failure with -fsanitize=fuzzer usually means libFuzzer's
     # runtime (libclang-rt-NN-dev) is missing: not a finding.
-    echo "fuzz: SKIP (build failed; see $build.build.log)"
+    echo "fuzz: SKIP (build failed; see $build/fuzz-build.log)"
     exit 0
 fi
 
