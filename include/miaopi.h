@@ -253,7 +253,8 @@ typedef struct miaopi_case miaopi_case;
  * {"application": {...}, "sources": {"hukou": {...}, "xuexin": null},
  *  "context": {"decision_date": "2024-05-01"}}.
  * Duplicate keys, invalid UTF-8, nesting deeper than 64 and documents
- * over 64 MiB are refused.
+ * over 8 MiB are refused (miaopi_case_from_json_with changes the
+ * limits).
  * @param[out] out a new case (free with miaopi_case_free)
  * @return 0; MIAOPI_ECASE with line/column in err; MIAOPI_ELIMIT;
  *         MIAOPI_ENOMEM.
@@ -526,8 +527,9 @@ MIAOPI_EXTERN int miaopi_decision_new_with(miaopi_decision **out,
 typedef struct miaopi_case_options {
     size_t size;                         /**< sizeof(miaopi_case_options) */
     const miaopi_allocator *allocator;   /**< NULL: malloc */
-    size_t max_bytes;   /**< largest document; 0: 64 MiB */
-    unsigned max_depth; /**< deepest nesting of objects/arrays; 0: 64 */
+    size_t max_bytes;   /**< largest document; 0: 8 MiB */
+    /** Deepest nesting of objects/arrays; 0: 64; at most 2048. */
+    unsigned max_depth;
 } miaopi_case_options;
 
 #define MIAOPI_CASE_OPTIONS_INIT { sizeof(miaopi_case_options), 0, 0, 0 }

@@ -16,7 +16,10 @@ struct miaopi_case {
     int max_depth;
 };
 
-#define CASE_MAX_BYTES ((size_t)64 << 20)
+/* A real case is a few KiB; 8 MiB leaves room for attached lists while a
+ * hostile 50 MB document is refused before jansson builds a tree for it
+ * (twice, see load_checked). */
+#define CASE_MAX_BYTES ((size_t)8 << 20)
 #define CASE_MAX_DEPTH 64
 
 /* The caller's options, completed with defaults (see load_options in
@@ -180,6 +183,26 @@ static bool js_number(jscan *j)
     return true;
 }
 
+/* The four hex digits after "\\u" (j->i is on the 'u'), leaving j->i
+ * on the last; > 0xFFFF when they are not hex digits. */
+static unsigned js_hex4(jscan *j)
+{
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        if (++j->i >= j->len)
+            return 0x10000;
+        unsigned char h = j->s[j->i];
+        unsigned d = h >= '0' && h <= '9'   ? (unsigned)(h - '0')
+                     : h >= 'a' && h <= 'f' ? (unsigned)(h - 'a' + 10)
+                     : h >= 'A' && h <= 'F' ? (unsigned)(h - 'A' + 10)
+                                            : 16u;
+        if (d > 15)
+            return 0x10000;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
 static bool js_string(jscan *j)
 {
     size_t start = ++j->i; /* past the quote */
@@ -192,10 +215,19 @@ static bool js_string(jscan *j)
                 return false;
             c = j->s[j->i];
             if (c == 'u') {
-                for (int k = 0; k < 4; k++)
-                    if (++j->i >= j->len || !strchr("0123456789abcdefABCDEF",
-                                                    j->s[j->i]))
+                /* As jansson: no U+0000, no unpaired surrogate. */
+                unsigned cp = js_hex4(j);
+                if (cp == 0 || cp > 0xFFFF || (cp >= 0xDC00 && cp <= 0xDFFF))
+                    return false;
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    if (j->len - j->i < 3 || j->s[j->i + 1] != '\\' ||
+                        j->s[j->i + 2] != 'u')
                         return false;
+                    j->i += 2;
+                    unsigned lo = js_hex4(j);
+                    if (lo < 0xDC00 || lo > 0xDFFF)
+                        return false;
+                }
             } else if (!strchr("\"\\/bfnrt", c) || c == 0) {
                 return false;
             }
