@@ -339,9 +339,14 @@ typedef struct miaopi_eval_options {
     /** Evaluate even when the case's decision date is outside the
      * ruleset's effective range (what-if analysis); 0: refuse. */
     int ignore_effective_dates;
+    /** Work budget: expression steps one evaluation may take before every
+     * rule not yet decided is UNKNOWN ("an evaluation limit was hit"),
+     * so a hostile rule file (nested quantifiers over a long list in the
+     * case) cannot hold a thread. 0: 10,000,000. @since 0.2 */
+    uint64_t max_steps;
 } miaopi_eval_options;
 
-#define MIAOPI_EVAL_OPTIONS_INIT { sizeof(miaopi_eval_options), 0 }
+#define MIAOPI_EVAL_OPTIONS_INIT { sizeof(miaopi_eval_options), 0, 0 }
 
 /** A new, empty decision object. Free with miaopi_decision_free.
  * @since 0.1 */

@@ -148,6 +148,7 @@ static int prepare(miaopi_decision *d, const miaopi_ruleset *rs)
     miaopi__arena_reset(&d->arena);
     d->ev.rs = rs;
     d->ev.nomem = false;
+    d->ev.steps = 0;
     return MIAOPI_OK;
 }
 
@@ -431,18 +432,27 @@ int miaopi_evaluate(miaopi_decision *out, const miaopi_ruleset *rs,
     out->nreasons = 0;
     if (!rs || !c)
         return miaopi__error_set(err, MIAOPI_EINVAL, "invalid argument");
-    miaopi_eval_options dflt = MIAOPI_EVAL_OPTIONS_INIT;
-    if (!opts || opts->size < sizeof(*opts))
-        opts = &dflt;
+    /* Read as much of the caller's options as its version has (fields
+     * are only appended); the rest keep their defaults. */
+    miaopi_eval_options o = MIAOPI_EVAL_OPTIONS_INIT;
+    if (opts && opts->size > sizeof(size_t)) {
+        memcpy(&o, opts, opts->size < sizeof(o) ? opts->size : sizeof(o));
+        o.size = sizeof(o);
+    }
+    opts = &o;
     int rc = prepare(out, rs);
     if (rc != MIAOPI_OK)
         return miaopi__error_set(err, rc, "out of memory");
+    out->ev.max_steps = opts->max_steps ? opts->max_steps : 10000000u;
     rc = read_case(out, miaopi__case_root(c), opts, err);
     if (rc != MIAOPI_OK)
         return rc;
     for (size_t i = 0; i < rs->nrules; i++)
         eval_rule(out, i);
     combine(out);
+    /* Messages get a budget of their own: a spent budget must not blank
+     * the explanation of a decision. */
+    out->ev.steps = 0;
     for (size_t k = 0; k < out->nreasons; k++)
         if (out->reasons[k] != SIZE_MAX)
             render(out, out->reasons[k]);

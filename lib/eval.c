@@ -587,6 +587,12 @@ static void eval_call(mp_eval *ev, const mp_node *n, mp_value *out)
 
 void mp_eval_node(mp_eval *ev, const mp_node *n, mp_value *out)
 {
+    /* Once the budget is spent every node is UNKNOWN at once, so even an
+     * exponential expression ends quickly. */
+    if (ev->max_steps && ++ev->steps > ev->max_steps) {
+        mp_value_unknown(out, MP_WHY_LIMIT, n);
+        return;
+    }
     switch (n->op) {
     case MP_OP_LIT:
         *out = n->lit;

@@ -364,6 +364,8 @@ typedef struct mp_eval {
     pcre2_general_context *gctx; /* for md; NULL: the ruleset's */
     pcre2_match_data *md;
     bool nomem;
+    uint64_t steps;     /* nodes evaluated so far */
+    uint64_t max_steps; /* 0: unlimited (constant folding) */
 } mp_eval;
 
 void mp_eval_node(mp_eval *ev, const mp_node *n, mp_value *out);

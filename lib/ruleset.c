@@ -1381,6 +1381,34 @@ static int load(loader *L, const miaopi_load_options *o)
     return rc;
 }
 
+/* Nesting deeper than max_depth is refused, as the header promises;
+ * libxml2 itself stops at 256 levels whatever this says. Iterative, so
+ * the check cannot be the thing that overflows the stack. */
+static bool check_depth(loader *L, xmlNodePtr root)
+{
+    unsigned depth = 1;
+    for (xmlNodePtr n = root; n;) {
+        if (n->type == XML_ELEMENT_NODE && depth > L->comp.max_depth) {
+            diag(L, MIAOPI__D_TOO_DEEP, node_start(n),
+                 "elements nest deeper than %u", L->comp.max_depth);
+            return false;
+        }
+        if (n->children) {
+            n = n->children;
+            depth++;
+            continue;
+        }
+        while (n && n != root && !n->next) {
+            n = n->parent;
+            depth--;
+        }
+        if (!n || n == root)
+            break;
+        n = n->next;
+    }
+    return true;
+}
+
 static int load_xml(loader *L)
 {
     xmlDocPtr doc = parse(L);
@@ -1397,7 +1425,7 @@ static int load_xml(loader *L)
              "the root element must be <ruleset xmlns=\"" MIAOPI_NS "\">");
         ok = false;
     } else {
-        ok = validate(L, doc) && load_root(L, root);
+        ok = check_depth(L, root) && validate(L, doc) && load_root(L, root);
     }
     xmlFreeDoc(doc);
     if (L->oom)

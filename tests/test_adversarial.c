@@ -498,6 +498,18 @@ START_TEST(test_adversarial_nesting__rule_file_xml)
     ck_assert_int_eq(load_xml(xml, strlen(xml), &err), MIAOPI_ERULES);
     ck_assert_str_ne(err.id, "");
     meter_check(&m, "rule file nested 100,000 deep", MAX_GROWTH_MB);
+    /* The embedder's max_depth applies to elements too. */
+    char *shallow = tu_printf(TU_HEAD "<description><x><x><x>d</x></x></x>"
+                                      "</description></ruleset>\n");
+    miaopi_load_options o = MIAOPI_LOAD_OPTIONS_INIT;
+    o.max_depth = 3;
+    miaopi_ruleset *rs = NULL;
+    ck_assert_int_eq(miaopi_ruleset_load_buffer(&rs, shallow,
+                                                strlen(shallow), NULL, &o,
+                                                &err),
+                     MIAOPI_ERULES);
+    ck_assert_str_eq(err.id, "MIAOPI-E19");
+    free(shallow);
     free(xml);
     free(close);
     free(open);
@@ -597,6 +609,32 @@ START_TEST(test_adversarial_size__list_quantifier)
 }
 END_TEST
 
+/* A hostile rule nesting quantifiers over a list in the case: 2,000^3
+ * steps without a budget. The evaluation budget stops it. */
+START_TEST(test_adversarial_budget__nested_quantifiers)
+{
+    char *items = tu_repeat("1, ", 1999);
+    char *app = tu_printf("{\"nums\": [%s2]}", items);
+    meter m = meter_start();
+    assert_unknown("count(x in application.nums, "
+                   "count(y in application.nums, "
+                   "count(z in application.nums, x + y eq z) gt 0) gt 0) "
+                   "gt 0",
+                   app);
+    meter_check(&m, "quantifiers nested over 2,000 elements",
+                MAX_GROWTH_MB);
+    char *c = tu_case(app);
+    tu_result r = tu_run(NULL, "any(x in application.nums, "
+                               "any(y in application.nums, x eq 5))",
+                         c);
+    ck_assert_int_eq(r.status, MIAOPI_RULE_UNKNOWN);
+    ck_assert_ptr_nonnull(strstr(r.unknown_reason, "limit"));
+    free(c);
+    free(app);
+    free(items);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("adversarial");
@@ -613,6 +651,7 @@ int main(void)
     tcase_add_test(tc, test_adversarial_size__case_50mb_allowed);
     tcase_add_test(tc, test_adversarial_size__string_1mb);
     tcase_add_test(tc, test_adversarial_size__list_quantifier);
+    tcase_add_test(tc, test_adversarial_budget__nested_quantifiers);
     suite_add_tcase(s, tc);
     tc = tcase_create("overflow");
     tcase_add_test(tc, test_adversarial_overflow__int64);
