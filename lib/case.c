@@ -96,8 +96,14 @@ int miaopi_case_from_json(miaopi_case **out, const char *json, size_t len,
     json_t *root = json_loadb(json ? json : "", len, JSON_REJECT_DUPLICATES,
                               &je);
     if (!root) {
-        int rc = miaopi__error_set(err, MIAOPI_ECASE, "invalid JSON: %s",
-                                   je.text);
+        /* jansson stops at its own depth limit (2048) before ours: that
+         * is still "nested too deep", not a malformed document. */
+        int rc = miaopi__error_set(err,
+                                   json_error_code(&je) ==
+                                           json_error_stack_overflow
+                                       ? MIAOPI_ELIMIT
+                                       : MIAOPI_ECASE,
+                                   "invalid JSON: %s", je.text);
         if (err) {
             err->line = je.line;
             err->column = je.column;
@@ -187,6 +193,18 @@ static int set_path(miaopi_case *c, const char *path, json_t *value)
         json_decref(value);
         return MIAOPI_EINVAL;
     }
+    /* Check every segment first: a refused path changes nothing. */
+    for (const char *p = path;;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (!valid_segment(p, n)) {
+            json_decref(value);
+            return MIAOPI_EINVAL;
+        }
+        if (!dot)
+            break;
+        p = dot + 1;
+    }
     json_t *obj = c->root;
     const char *p = path;
     for (;;) {
@@ -247,8 +265,12 @@ int miaopi_case_set_json(miaopi_case *c, const char *path, const char *json,
     json_t *v = json_loads(json, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
                            &je);
     if (!v)
-        return miaopi__error_set(err, MIAOPI_EINVAL, "invalid JSON: %s",
-                                 je.text);
+        return miaopi__error_set(err,
+                                 json_error_code(&je) ==
+                                         json_error_stack_overflow
+                                     ? MIAOPI_ELIMIT
+                                     : MIAOPI_EINVAL,
+                                 "invalid JSON: %s", je.text);
     if (depth_of(v, CASE_MAX_DEPTH + 1) > CASE_MAX_DEPTH) {
         json_decref(v);
         return miaopi__error_set(err, MIAOPI_ELIMIT, "nested too deep");

@@ -199,7 +199,10 @@ static token peek(mp_compiler *c)
     bool failed = c->failed;
     token t = lex(c);
     c->pos = save;
-    c->failed = failed;
+    /* A lexer error has been reported: keep it the expression's one error
+     * (restoring would report it again at every later peek). */
+    if (t.kind != TK_ERROR)
+        c->failed = failed;
     return t;
 }
 
@@ -397,7 +400,7 @@ static mp_node *parse_string(mp_compiler *c, token t)
                 cp = cp * 16 + d;
             }
             if (k != 5 || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0) {
-                report(c, MIAOPI__D_SYNTAX, t.start + 1 + i,
+                report(c, MIAOPI__D_SYNTAX, t.start + i, /* the backslash */
                        "\\u needs four hex digits naming a character");
                 miaopi__buf_free(&b);
                 return NULL;
@@ -422,7 +425,7 @@ static mp_node *parse_string(mp_compiler *c, token t)
             break;
         }
         default:
-            report(c, MIAOPI__D_SYNTAX, t.start + 1 + i,
+            report(c, MIAOPI__D_SYNTAX, t.start + i, /* the backslash */
                    "unknown escape '\\%c' in a string (to write a regex "
                    "backslash, double it: \"\\\\d\")",
                    e);
@@ -479,9 +482,11 @@ static mp_node *parse_number(mp_compiler *c, token t)
 }
 
 /* [a, b, c]: elements must be constants of one type. */
-static mp_node *parse_list(mp_compiler *c, token open)
+#define LIST_MAX 1024
+
+static mp_node *parse_list_items(mp_compiler *c, token open,
+                                 mp_value *items)
 {
-    mp_value items[1024];
     size_t n = 0;
     mp_type elem = {MP_T_NONE, NULL, NULL};
     if (peek(c).kind == TK_RBRACKET) {
@@ -522,7 +527,7 @@ static mp_node *parse_list(mp_compiler *c, token open)
                 return NULL;
             }
         }
-        if (n == sizeof(items) / sizeof(items[0])) {
+        if (n == LIST_MAX) {
             report(c, MIAOPI__D_TOO_DEEP, (size_t)e->pos,
                    "a list literal may hold at most 1024 items; "
                    "use a table");
@@ -559,6 +564,21 @@ static mp_node *parse_list(mp_compiler *c, token open)
     node->lit.u.list.items = arr;
     node->lit.u.list.n = n;
     return node;
+}
+
+/* The items live on the heap: 1024 values are 40 KiB, and list literals
+ * nest (through parentheses) as deep as the depth limit allows, which
+ * would overflow the stack long before the limit. */
+static mp_node *parse_list(mp_compiler *c, token open)
+{
+    mp_value *items = miaopi__malloc(LIST_MAX * sizeof(*items));
+    if (!items) {
+        report(c, MIAOPI__D_NONE, open.start, "out of memory");
+        return NULL;
+    }
+    mp_node *n = parse_list_items(c, open, items);
+    miaopi__free(items);
+    return n;
 }
 
 static const mp_source *find_source(const miaopi_ruleset *rs, const char *s,
@@ -1171,7 +1191,13 @@ static mp_node *parse_unary(mp_compiler *c)
     token t = peek(c);
     if (t.kind == TK_MINUS) {
         lex(c);
+        if (++c->depth > c->max_depth) {
+            report(c, MIAOPI__D_TOO_DEEP, t.start,
+                   "expression nests deeper than %u", c->max_depth);
+            return NULL;
+        }
         mp_node *a = parse_unary(c);
+        c->depth--;
         if (!a || !numeric_or_fail(c, a, "'-' needs a number"))
             return NULL;
         mp_node *n = new_node(c, MP_OP_NEG, t.start, 1);
@@ -1196,7 +1222,22 @@ static mp_node *binary(mp_compiler *c, mp_op op, size_t pos, mp_node *a,
     return fold(c, n);
 }
 
-static mp_node *parse_mul(mp_compiler *c)
+/* Each operator of a chain (a + b + c ...) makes the tree one level
+ * deeper, and evaluation recurses down the tree: count it against the
+ * depth limit like a parenthesis. The caller gives the levels back. */
+static bool chain_deeper(mp_compiler *c, size_t pos, unsigned *levels)
+{
+    (*levels)++;
+    if (++c->depth <= c->max_depth)
+        return true;
+    report(c, MIAOPI__D_TOO_DEEP, pos,
+           "expression nests deeper than %u (each operator in a chain "
+           "counts as one level)",
+           c->max_depth);
+    return false;
+}
+
+static mp_node *parse_mul_chain(mp_compiler *c, unsigned *levels)
 {
     mp_node *a = parse_unary(c);
     while (a) {
@@ -1208,6 +1249,8 @@ static mp_node *parse_mul(mp_compiler *c)
         if (!op)
             break;
         lex(c);
+        if (!chain_deeper(c, t.start, levels))
+            return NULL;
         mp_node *b = parse_unary(c);
         if (!b)
             return NULL;
@@ -1230,7 +1273,15 @@ static mp_node *parse_mul(mp_compiler *c)
     return a;
 }
 
-static mp_node *parse_add(mp_compiler *c)
+static mp_node *parse_mul(mp_compiler *c)
+{
+    unsigned levels = 0;
+    mp_node *n = parse_mul_chain(c, &levels);
+    c->depth -= levels;
+    return n;
+}
+
+static mp_node *parse_add_chain(mp_compiler *c, unsigned *levels)
 {
     mp_node *a = parse_mul(c);
     while (a) {
@@ -1238,6 +1289,8 @@ static mp_node *parse_add(mp_compiler *c)
         if (t.kind != TK_PLUS && t.kind != TK_MINUS)
             break;
         lex(c);
+        if (!chain_deeper(c, t.start, levels))
+            return NULL;
         mp_node *b = parse_mul(c);
         if (!b)
             return NULL;
@@ -1253,6 +1306,14 @@ static mp_node *parse_add(mp_compiler *c)
                    b, rt);
     }
     return a;
+}
+
+static mp_node *parse_add(mp_compiler *c)
+{
+    unsigned levels = 0;
+    mp_node *n = parse_add_chain(c, &levels);
+    c->depth -= levels;
+    return n;
 }
 
 static mp_op comparison_op(mp_compiler *c, token t)
@@ -1375,7 +1436,10 @@ static mp_node *parse_not(mp_compiler *c)
     return parse_cmp(c);
 }
 
-static mp_node *parse_logic(mp_compiler *c, bool is_or)
+static mp_node *parse_logic(mp_compiler *c, bool is_or);
+
+static mp_node *parse_logic_chain(mp_compiler *c, bool is_or,
+                                  unsigned *levels)
 {
     mp_node *a = is_or ? parse_logic(c, false) : parse_not(c);
     const char *word = is_or ? "or" : "and";
@@ -1384,6 +1448,8 @@ static mp_node *parse_logic(mp_compiler *c, bool is_or)
         if (!tok_is(c, t, word))
             break;
         lex(c);
+        if (!chain_deeper(c, t.start, levels))
+            return NULL;
         mp_node *b = is_or ? parse_logic(c, false) : parse_not(c);
         if (!b)
             return NULL;
@@ -1396,6 +1462,14 @@ static mp_node *parse_logic(mp_compiler *c, bool is_or)
         a = binary(c, is_or ? MP_OP_OR : MP_OP_AND, t.start, a, b, T_BOOL);
     }
     return a;
+}
+
+static mp_node *parse_logic(mp_compiler *c, bool is_or)
+{
+    unsigned levels = 0;
+    mp_node *n = parse_logic_chain(c, is_or, &levels);
+    c->depth -= levels;
+    return n;
 }
 
 static mp_node *parse_expr(mp_compiler *c)

@@ -21,6 +21,7 @@
 #include <libxml/SAX2.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
+#include <libxml/xmlschemastypes.h>
 
 #define MIAOPI_NS "urn:miaopi:rules:1"
 
@@ -103,6 +104,19 @@ static long node_tag_end(const xmlNode *n)
     return p ? (long)(p & 0xFFFFFFFFu) : -1;
 }
 
+/* Byte offset of the parser in the file. Not xmlByteConsumed(): with the
+ * UTF-8 decoder that the loader forces, libxml2 2.9 answers from how much
+ * raw input the decoder has read ahead, which is wrong by tens of
+ * kilobytes in files larger than its first chunk. UTF-8 to UTF-8 keeps
+ * every byte where it was, so the decoded position is the file offset. */
+static long input_offset(xmlParserCtxtPtr ctxt)
+{
+    xmlParserInputPtr in = ctxt->input;
+    if (!in || !in->cur || !in->base)
+        return -1;
+    return (long)(in->consumed + (unsigned long)(in->cur - in->base));
+}
+
 static void sax_start_element(void *ctx, const xmlChar *localname,
                               const xmlChar *prefix, const xmlChar *URI,
                               int nb_namespaces, const xmlChar **namespaces,
@@ -113,7 +127,7 @@ static void sax_start_element(void *ctx, const xmlChar *localname,
     loader *L = ctxt->_private;
     L->sax_start(ctx, localname, prefix, URI, nb_namespaces, namespaces,
                  nb_attributes, nb_defaulted, attributes);
-    long end = xmlByteConsumed(ctxt);
+    long end = input_offset(ctxt);
     if (!ctxt->node || end < 0 || (size_t)end >= L->len ||
         L->len >= 0xFFFFFFFFu)
         return;
@@ -136,7 +150,7 @@ static void sax_internal_subset(void *ctx, const xmlChar *name,
     loader *L = ctxt->_private;
     if (!L->dtd_seen) {
         L->dtd_seen = true;
-        L->dtd_offset = xmlByteConsumed(ctxt);
+        L->dtd_offset = input_offset(ctxt);
     }
     xmlStopParser(ctxt);
 }
@@ -276,13 +290,18 @@ static long attr_offset(const loader *L, const xmlNode *n, const char *name)
     return start;
 }
 
-/* Strip libxml2's trailing newline from its messages. */
+/* Strip libxml2's trailing newline from its messages, and join the lines
+ * of multi-line ones ("...encoding !\nBytes: 0xFF..."): a diagnostic is
+ * one line. */
 static void clean_message(const char *in, char *out, size_t size)
 {
     snprintf(out, size, "%s", in ? in : "error");
     size_t n = strlen(out);
     while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
         out[--n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (out[i] == '\n' || out[i] == '\r')
+            out[i] = ' ';
 }
 
 static void xml_error(void *payload, xmlErrorPtr e)
@@ -303,6 +322,13 @@ static void xml_error(void *payload, xmlErrorPtr e)
         /* libxml2 stops at the first fatal error; later ones repeat it. */
         diag_at(L, MIAOPI__D_XML_MALFORMED, -1, e->line, e->int2, msg);
     }
+}
+
+/* The parser passes its context (ctxt->userData), not the loader. */
+static void xml_parse_error(void *ctx, xmlErrorPtr e)
+{
+    xmlParserCtxtPtr ctxt = ctx;
+    xml_error(ctxt->_private, e);
 }
 
 /* ---- tree helpers ---- */
@@ -969,7 +995,12 @@ static bool load_rule(loader *L, xmlNodePtr rn, mp_rule *r)
     memset(r, 0, sizeof(*r));
     r->id = attr(L, rn, "id");
     r->code = attr(L, rn, "code");
-    r->line = rn->line;
+    /* libxml2 gives the line where the start tag ends; an author looks
+     * for the line where it begins. */
+    int col;
+    offset_to_pos(L, node_start(rn), &r->line, &col);
+    if (r->line == 0)
+        r->line = rn->line;
     if (!r->id || !r->code)
         return nomem(L);
     r->on_fail = outcome_attr(attr(L, rn, "on-fail"), MIAOPI_ESCALATE);
@@ -1146,6 +1177,12 @@ static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
 static void xml_init(void)
 {
     xmlInitParser();
+    /* The XSD and RelaxNG datatype libraries set themselves up lazily,
+     * without a lock, inside the first xmlRelaxNGParse: two threads
+     * loading at once would both build (and one leak) the global type
+     * tables. Build them here, once. */
+    xmlSchemaInitTypes();
+    xmlRelaxNGInitTypes();
 }
 
 static xmlDocPtr parse(loader *L)
@@ -1160,7 +1197,7 @@ static xmlDocPtr parse(loader *L)
     ctxt->sax->internalSubset = sax_internal_subset;
     ctxt->sax->externalSubset = sax_internal_subset;
     ctxt->sax->entityDecl = sax_entity_decl;
-    ctxt->sax->serror = xml_error;
+    ctxt->sax->serror = xml_parse_error;
     ctxt->sax->error = NULL;
     ctxt->sax->warning = NULL;
     /* No XML_PARSE_NOENT (no entity substitution), no DTD loading, no
