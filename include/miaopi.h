@@ -408,8 +408,10 @@ MIAOPI_EXTERN int miaopi_decision_rule(miaopi_rule_result *out,
                                        const miaopi_decision *d,
                                        size_t index);
 
-/** Number of reasons: rules whose effect is REJECT or ESCALATE, plus
- * the "no positive evidence" reason when no rule passed. @since 0.1 */
+/** Number of reasons: rules whose effect is REJECT or ESCALATE, in rule
+ * order; or, when no rule passed and none rejected or escalated (every
+ * rule was not applicable), the one reason with code "NO_EVIDENCE".
+ * @since 0.1 */
 MIAOPI_EXTERN size_t miaopi_decision_reason_count(const miaopi_decision *d);
 
 /**
@@ -422,7 +424,8 @@ typedef struct miaopi_reason {
     size_t size;               /**< sizeof(miaopi_reason), by caller */
     const char *rule_id;
     const char *code;
-    miaopi_rule_status status; /**< FAIL or UNKNOWN */
+    /** FAIL or UNKNOWN; NOT_APPLICABLE for the NO_EVIDENCE reason. */
+    miaopi_rule_status status;
     int effect;                /**< MIAOPI_REJECT or MIAOPI_ESCALATE */
     const char *title;
     const char *message;       /**< rendered template */
@@ -433,9 +436,9 @@ typedef struct miaopi_reason {
     { sizeof(miaopi_reason), 0, 0, (miaopi_rule_status)0, 0, 0, 0, 0 }
 
 /**
- * Reason @p index in language @p lang ("zh-CN" or "en"; NULL: the
- * ruleset's default), falling back to the other language when a rule lacks
- * it. @return 0; MIAOPI_ENOTFOUND; MIAOPI_EINVAL.
+ * Reason @p index in language @p lang ("en…" is English, anything else
+ * zh-CN; NULL: the ruleset's default), falling back to the other language
+ * when a rule lacks it. @return 0; MIAOPI_ENOTFOUND; MIAOPI_EINVAL.
  * @since 0.1
  */
 MIAOPI_EXTERN int miaopi_decision_reason(miaopi_reason *out,

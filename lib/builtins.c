@@ -15,11 +15,12 @@ static const mp_type T_DATE = {MP_T_DATE, NULL, NULL};
 /* ---- type checks ---- */
 
 static bool want(const mp_type *args, int n, const mp_kind *kinds,
-                 miaopi__buf *msg)
+                 miaopi__buf *msg, int *bad)
 {
     for (int i = 0; i < n; i++) {
         if (args[i].kind == kinds[i])
             continue;
+        *bad = i;
         mp_type t = {kinds[i], NULL, NULL};
         miaopi__buf_printf(msg, "argument %d must be ", i + 1);
         mp_type_name(&t, msg);
@@ -32,11 +33,11 @@ static bool want(const mp_type *args, int n, const mp_kind *kinds,
 
 #define CHECK_FN(name, result, ...)                                          \
     static bool name(const mp_type *args, int n, mp_type *out,               \
-                     miaopi__buf *msg)                                       \
+                     miaopi__buf *msg, int *bad)                             \
     {                                                                        \
         static const mp_kind kinds[] = {__VA_ARGS__};                        \
         *out = result;                                                       \
-        return want(args, n, kinds, msg);                                    \
+        return want(args, n, kinds, msg, bad);                               \
     }
 
 CHECK_FN(check_s_date, T_DATE, MP_T_STRING)
@@ -48,19 +49,20 @@ CHECK_FN(check_s_s, T_STRING, MP_T_STRING)
 CHECK_FN(check_ss_bool, T_BOOL, MP_T_STRING, MP_T_STRING)
 
 static bool check_length(const mp_type *args, int n, mp_type *out,
-                         miaopi__buf *msg)
+                         miaopi__buf *msg, int *bad)
 {
     MP_UNUSED(n);
     *out = T_INT;
     if (args[0].kind == MP_T_STRING || args[0].kind == MP_T_LIST)
         return true;
+    *bad = 0;
     miaopi__buf_adds(msg, "needs a string or a list, not ");
     mp_type_name(&args[0], msg);
     return false;
 }
 
 static bool check_contains(const mp_type *args, int n, mp_type *out,
-                           miaopi__buf *msg)
+                           miaopi__buf *msg, int *bad)
 {
     MP_UNUSED(n);
     *out = T_BOOL;
@@ -71,6 +73,7 @@ static bool check_contains(const mp_type *args, int n, mp_type *out,
          (mp_type_numeric(args[0].elem) && mp_type_numeric(&args[1]))) &&
         args[1].kind != MP_T_RECORD && args[1].kind != MP_T_LIST)
         return true;
+    *bad = args[0].kind == MP_T_STRING || args[0].kind == MP_T_LIST ? 1 : 0;
     miaopi__buf_adds(msg, "needs (string, string) or (list, element), not ");
     mp_type_name(&args[0], msg);
     miaopi__buf_adds(msg, " and ");
@@ -79,18 +82,19 @@ static bool check_contains(const mp_type *args, int n, mp_type *out,
 }
 
 static bool check_abs(const mp_type *args, int n, mp_type *out,
-                      miaopi__buf *msg)
+                      miaopi__buf *msg, int *bad)
 {
     MP_UNUSED(n);
     *out = args[0];
     if (mp_type_numeric(&args[0]))
         return true;
+    *bad = 0;
     miaopi__buf_adds(msg, "needs a number");
     return false;
 }
 
 static bool check_minmax(const mp_type *args, int n, mp_type *out,
-                         miaopi__buf *msg)
+                         miaopi__buf *msg, int *bad)
 {
     MP_UNUSED(n);
     if (mp_type_numeric(&args[0]) && mp_type_numeric(&args[1])) {
@@ -103,6 +107,7 @@ static bool check_minmax(const mp_type *args, int n, mp_type *out,
         *out = T_DATE;
         return true;
     }
+    *bad = mp_type_numeric(&args[0]) || args[0].kind == MP_T_DATE ? 1 : 0;
     miaopi__buf_adds(msg, "needs two numbers or two dates");
     return false;
 }

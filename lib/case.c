@@ -61,6 +61,8 @@ static int check_shape(const json_t *root, miaopi_error *err)
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)root, k, v) {
+        if (json_is_null(v))
+            continue; /* null is absent, as everywhere in a case */
         if (strcmp(k, "application") == 0 || strcmp(k, "context") == 0) {
             if (!json_is_object(v))
                 return miaopi__error_set(err, MIAOPI_ECASE,

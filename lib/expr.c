@@ -863,7 +863,8 @@ static bool compile_regex(mp_compiler *c, mp_node *call)
     int errcode;
     PCRE2_SIZE erroff;
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat->lit.u.s.p,
-                                   pat->lit.u.s.len, PCRE2_UTF, &errcode,
+                                   pat->lit.u.s.len,
+                                   PCRE2_UTF | PCRE2_DOLLAR_ENDONLY, &errcode,
                                    &erroff, c->rs->pcre_cctx);
     if (!re) {
         PCRE2_UCHAR buf[256];
@@ -873,7 +874,10 @@ static bool compile_regex(mp_compiler *c, mp_node *call)
                (size_t)erroff, (const char *)buf);
         return false;
     }
-    /* JIT is an optimisation: where it is unavailable the interpreter
+    /* PCRE2_DOLLAR_ENDONLY: by default `$` also matches before a final
+     * newline, so "^1[3-9]\\d{9}$" would accept a phone number with a
+     * trailing "\n". A format check must mean the whole value.
+     * JIT is an optimisation: where it is unavailable the interpreter
      * runs with the same limits. */
     (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
     if (regex_register(c, re) < 0) {
@@ -948,10 +952,12 @@ static mp_node *parse_call(mp_compiler *c, token name)
     mp_type result = {MP_T_NONE, NULL, NULL};
     miaopi__buf msg;
     miaopi__buf_init(&msg);
-    bool ok = fn->check(types, n, &result, &msg);
+    int bad = -1;
+    bool ok = fn->check(types, n, &result, &msg, &bad);
     if (!ok) {
-        report(c, MIAOPI__D_TYPE, name.start, "%s(): %s", fn->name,
-               miaopi__buf_cstr(&msg));
+        report(c, MIAOPI__D_TYPE,
+               bad >= 0 && bad < n ? (size_t)args[bad]->pos : name.start,
+               "%s(): %s", fn->name, miaopi__buf_cstr(&msg));
         miaopi__buf_free(&msg);
         return NULL;
     }

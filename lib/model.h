@@ -187,9 +187,10 @@ typedef struct mp_builtin {
     const char *name;
     int min_args;
     int max_args;
-    /* Checks argument types; returns the result type, or sets msg. */
+    /* Checks argument types; returns the result type, or sets msg and
+     * *bad to the 0-based index of the offending argument (-1: the call). */
     bool (*check)(const mp_type *args, int n, mp_type *result,
-                  miaopi__buf *msg);
+                  miaopi__buf *msg, int *bad);
     /* Evaluates with all arguments known. */
     void (*eval)(struct mp_eval *ev, const mp_node *n, const mp_value *args,
                  mp_value *out);

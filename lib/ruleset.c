@@ -320,7 +320,11 @@ static void xml_error(void *payload, xmlErrorPtr e)
         diag(L, MIAOPI__D_SCHEMA, -1, "internal schema error: %s", msg);
     } else if (L->nerrors == 0) {
         /* libxml2 stops at the first fatal error; later ones repeat it. */
-        diag_at(L, MIAOPI__D_XML_MALFORMED, -1, e->line, e->int2, msg);
+        bool encoding = e->code == XML_ERR_INVALID_ENCODING ||
+                        (e->code == XML_ERR_INVALID_CHAR && e->message &&
+                         strstr(e->message, "UTF-8"));
+        diag_at(L, encoding ? MIAOPI__D_ENCODING : MIAOPI__D_XML_MALFORMED,
+                -1, e->line, e->int2, msg);
     }
 }
 
@@ -1228,8 +1232,67 @@ static xmlDocPtr parse(loader *L)
     return doc;
 }
 
+/* The values rule authors most often mistype. libxml2's RelaxNG messages
+ * say only "failed to validate attributes"; checking these first lets the
+ * error name the attribute, point at it and list what is allowed. */
+typedef struct attr_rule {
+    const char *element; /* NULL: any element */
+    const char *attr;
+    const char *allowed; /* space-separated, surrounded by spaces */
+} attr_rule;
+
+static const attr_rule attr_rules[] = {
+    {"rule", "on-fail", " reject escalate "},
+    {"rule", "on-unknown", " escalate reject "},
+    {"field", "required", " true false "},
+    {"field", "pii", " none id-number name phone address email secret "},
+    {"field", "type", " string integer decimal boolean date list "},
+    {"constant", "type", " string integer decimal boolean date list "},
+    {"ruleset", "default-lang", " zh-CN en "},
+};
+
+static bool allowed_value(const char *allowed, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *p = strstr(allowed, v); p; p = strstr(p + 1, v))
+        if (p[-1] == ' ' && p[n] == ' ')
+            return true;
+    return false;
+}
+
+static void check_attribute_values(loader *L, xmlNodePtr n)
+{
+    for (; n; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE)
+            continue;
+        for (size_t i = 0; i < sizeof(attr_rules) / sizeof(attr_rules[0]);
+             i++) {
+            const attr_rule *r = &attr_rules[i];
+            if (!is_el(n, r->element))
+                continue;
+            xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)r->attr);
+            if (v && !allowed_value(r->allowed, (const char *)v)) {
+                char list[128];
+                snprintf(list, sizeof(list), "%s", r->allowed + 1);
+                list[strlen(list) - 1] = '\0';
+                for (char *c = strchr(list, ' '); c; c = strchr(c, ' '))
+                    *c = '|';
+                diag(L, MIAOPI__D_BAD_ATTRIBUTE, attr_offset(L, n, r->attr),
+                     "%s=\"%s\" is not allowed on <%s>; use one of: %s",
+                     r->attr, (const char *)v, r->element, list);
+            }
+            xmlFree(v);
+        }
+        check_attribute_values(L, n->children);
+    }
+}
+
 static bool validate(loader *L, xmlDocPtr doc)
 {
+    int before_attrs = L->nerrors;
+    check_attribute_values(L, xmlDocGetRootElement(doc));
+    if (L->nerrors > before_attrs)
+        return false; /* the schema would only repeat these, less clearly */
     xmlRelaxNGParserCtxtPtr pc =
         xmlRelaxNGNewMemParserCtxt(miaopi__schema_rng,
                                    (int)miaopi__schema_rng_len);

@@ -407,7 +407,8 @@ END_TEST
 START_TEST(test_expr_types__builtin_argument)
 {
     const char *e = "age(application.s, application.dt) gt 1";
-    tu_assert_load_error(e, 15, 0);
+    /* The error points at the offending argument, not the call. */
+    tu_assert_load_error(e, 15, 4);
     tu_result r = tu_load_error(e);
     ck_assert_ptr_nonnull(strstr(r.err.message, "argument 1 must be date"));
 }
@@ -528,6 +529,18 @@ START_TEST(test_expr_regex__pattern_must_be_constant)
 {
     const char *e = "matches(application.s, application.t)";
     tu_assert_load_error(e, 17, tu_at(e, "application.t"));
+}
+END_TEST
+
+START_TEST(test_expr_regex__dollar_is_end_only)
+{
+    /* By PCRE2's default `$` also matches before a final newline; a
+     * format check must cover the whole value, so miaopi compiles with
+     * PCRE2_DOLLAR_ENDONLY. */
+    tu_pass("matches(application.s, \"^1[3-9]\\\\d{9}$\")",
+            "{\"s\": \"13812345678\"}");
+    tu_fail("matches(application.s, \"^1[3-9]\\\\d{9}$\")",
+            "{\"s\": \"13812345678\\n\"}");
 }
 END_TEST
 
@@ -1143,7 +1156,7 @@ START_TEST(test_expr_builtins__contains_on_lists)
     tu_unknown("contains(application.tags, \"c\")", "{}");
     /* starts_with/ends_with are for strings only. */
     const char *e = "starts_with(application.tags, \"a\")";
-    tu_assert_load_error(e, 15, 0);
+    tu_assert_load_error(e, 15, 12);
 }
 END_TEST
 
@@ -1244,7 +1257,7 @@ START_TEST(test_expr_builtins__abs_min_max)
             "{\"dt\": \"2024-03-01\", \"dt2\": \"2024-01-01\"}");
     tu_unknown("max(application.i, application.j) == 3", "{\"i\": 3}");
     const char *e = "min(application.s, application.t) == \"a\"";
-    tu_assert_load_error(e, 15, 0);
+    tu_assert_load_error(e, 15, 4);
 }
 END_TEST
 
@@ -1533,6 +1546,7 @@ static Suite *expr_suite(void)
     tcase_add_test(tc, test_expr_regex__invalid_pattern);
     tcase_add_test(tc, test_expr_regex__pattern_must_be_constant);
     tcase_add_test(tc, test_expr_regex__matches);
+    tcase_add_test(tc, test_expr_regex__dollar_is_end_only);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("depth");

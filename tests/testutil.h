@@ -85,7 +85,7 @@ static TU_UNUSED int tu_chars(const char *s, size_t n)
  * while lib/util.c (and docs/) write "MIAOPI-E12"; the tests follow the
  * library and change here if the spelling is settled the other way.
  */
-#define TU_ID_FORMAT "MIAOPI-E%d"
+#define TU_ID_FORMAT "MIAOPI-E%03d"
 
 static TU_UNUSED const char *tu_id(int n, char buf[16])
 {
