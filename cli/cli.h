@@ -26,5 +26,8 @@ int cli_load_case(const char *path, miaopi_case **c, miaopi_error *err);
 
 int cmd_check(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_log(int argc, char **argv);
 
 #endif

@@ -1,5 +1,5 @@
 /* miaopi eval: decide one case and explain the decision. */
-#include "cli.h"
+#include "audit_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +18,16 @@ static const char usage_eval[] =
     "      --pretty       indent the JSON\n"
     "      --ignore-effective-dates\n"
     "                     evaluate even outside the ruleset's effective range\n"
+    "      --log FILE     append the decision to a hash-chained decision log\n"
+    "      --log-sm3      chain a new log with SM3 instead of SHA-256\n"
+    "      --log-key FILE HMAC key for the log's chain\n"
+    "      --sync WHEN    every, never, or a number N: fdatasync every N\n"
+    "                     entries (default 1000)\n"
+    "      --spot-check RATE\n"
+    "                     mark this fraction of approvals for spot checks\n"
+    "      --shadow FILE  also decide under a candidate ruleset (shadow mode)\n"
+    "      --decision-id ID\n"
+    "                     the decision's id (default: a random UUID)\n"
     "  -h, --help         show this help\n"
     "\n"
     "Exit status: 0 a decision was made (APPROVE, REJECT or ESCALATE),\n"
@@ -95,6 +105,10 @@ int cmd_eval(int argc, char **argv)
 {
     const char *rules = NULL, *case_path = NULL, *lang = "zh-CN";
     bool json = false, pretty = false, ignore_dates = false;
+    const char *log_path = NULL, *key_path = NULL, *shadow_path = NULL;
+    const char *decision_id = NULL;
+    miaopi_log_options lo = MIAOPI_LOG_OPTIONS_INIT;
+    double spot_rate = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_is_help(a)) {
@@ -118,6 +132,42 @@ int cmd_eval(int argc, char **argv)
             json = pretty = true;
         } else if (strcmp(a, "--ignore-effective-dates") == 0) {
             ignore_dates = true;
+        } else if (strcmp(a, "--log-sm3") == 0) {
+            lo.hash = MIAOPI_HASH_SM3;
+        } else if (i + 1 < argc && (strcmp(a, "--log") == 0 ||
+                                    strcmp(a, "--log-key") == 0 ||
+                                    strcmp(a, "--shadow") == 0 ||
+                                    strcmp(a, "--decision-id") == 0)) {
+            const char *v = argv[++i];
+            if (strcmp(a, "--log") == 0)
+                log_path = v;
+            else if (strcmp(a, "--log-key") == 0)
+                key_path = v;
+            else if (strcmp(a, "--shadow") == 0)
+                shadow_path = v;
+            else
+                decision_id = v;
+        } else if (strcmp(a, "--sync") == 0 && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (strcmp(v, "every") == 0) {
+                lo.sync = MIAOPI_SYNC_EVERY;
+            } else if (strcmp(v, "never") == 0) {
+                lo.sync = MIAOPI_SYNC_NEVER;
+            } else if (atoi(v) > 0) {
+                lo.sync = MIAOPI_SYNC_EVERY_N;
+                lo.sync_every = (unsigned)atoi(v);
+            } else {
+                return cli_usage_error(usage_eval, "--sync takes every, never "
+                                                   "or a number, not",
+                                       v);
+            }
+        } else if (strcmp(a, "--spot-check") == 0 && i + 1 < argc) {
+            char *end;
+            spot_rate = strtod(argv[++i], &end);
+            if (*end || spot_rate < 0 || spot_rate > 1)
+                return cli_usage_error(usage_eval, "--spot-check takes a "
+                                                   "fraction from 0 to 1, not",
+                                       argv[i]);
         } else if (a[0] == '-' && a[1]) {
             return cli_usage_error(usage_eval, "unknown option", a);
         } else if (!case_path) {
@@ -134,6 +184,9 @@ int cmd_eval(int argc, char **argv)
         return cli_usage_error(usage_eval, "unknown language (use zh-CN or en):",
                            lang);
     int status = EXIT_ERROR;
+    unsigned char *key = NULL;
+    miaopi_ruleset *shadow = NULL;
+    miaopi_log *log = NULL;
     miaopi_ruleset *rs = NULL;
     miaopi_case *c = NULL;
     miaopi_decision *d = NULL;
@@ -150,11 +203,36 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "%s: out of memory\n", cli_prog);
         goto out;
     }
+    if (shadow_path &&
+        miaopi_ruleset_load_file(&shadow, shadow_path, NULL, &err) !=
+            MIAOPI_OK) {
+        cli_print_error(shadow_path, &err);
+        goto out;
+    }
     miaopi_eval_options eo = MIAOPI_EVAL_OPTIONS_INIT;
     eo.ignore_effective_dates = ignore_dates;
+    eo.shadow = shadow;
+    eo.spot_check_rate = spot_rate;
+    eo.decision_id = decision_id;
     if (miaopi_evaluate(d, rs, c, &eo, &err) != MIAOPI_OK) {
         cli_print_error(case_path, &err);
         goto out;
+    }
+    if (log_path) {
+        if (key_path && cli_read_key(key_path, &key, &lo.key_len) != 0)
+            goto out;
+        lo.key = key;
+        if (miaopi_log_open(&log, log_path, &lo, &err) != MIAOPI_OK ||
+            miaopi_log_append(log, d, c, NULL, &err) != MIAOPI_OK) {
+            cli_print_error(log_path, &err);
+            goto out;
+        }
+        int rc = miaopi_log_close(log, &err);
+        log = NULL;
+        if (rc != MIAOPI_OK) {
+            cli_print_error(log_path, &err);
+            goto out;
+        }
     }
     if (json) {
         char *s = NULL;
@@ -170,6 +248,9 @@ int cmd_eval(int argc, char **argv)
     }
     status = fflush(stdout) == 0 ? 0 : EXIT_ERROR;
 out:
+    miaopi_log_close(log, NULL);
+    free(key);
+    miaopi_ruleset_unref(shadow);
     miaopi_decision_free(d);
     miaopi_case_free(c);
     miaopi_ruleset_unref(rs);

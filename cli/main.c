@@ -17,6 +17,9 @@ static const char usage_main[] =
     "Commands:\n"
     "  check RULES.xml...          validate rule files; print diagnostics\n"
     "  eval -r RULES.xml CASE.json decide a case and explain the decision\n"
+    "  verify LOG...               check decision logs' hash chains\n"
+    "  replay LOG -r RULES...      re-decide logged cases; --what-if NEW.xml\n"
+    "  log redact LOG -r RULES...  a copy of a log with personal data masked\n"
     "\n"
     "Options:\n"
     "  -h, --help                  show help (also: miaopi COMMAND --help)\n"
@@ -32,6 +35,9 @@ static const struct command {
 } commands[] = {
     {"check", cmd_check},
     {"eval", cmd_eval},
+    {"verify", cmd_verify},
+    {"replay", cmd_replay},
+    {"log", cmd_log},
 };
 
 int main(int argc, char **argv)

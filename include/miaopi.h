@@ -325,9 +325,23 @@ typedef struct miaopi_eval_options {
     /** Evaluate even when the case's decision date is outside the
      * ruleset's effective range (what-if analysis); 0: refuse. */
     int ignore_effective_dates;
+    /** Shadow mode: a candidate ruleset decided beside @p rs. The outcome
+     * served is always the live one; the candidate's decision is kept in
+     * the decision (miaopi_decision_shadow) and written to the log. NULL:
+     * none. @since 0.2 */
+    const miaopi_ruleset *shadow;
+    /** The decision's id (at most 63 bytes); NULL: a random UUID is made
+     * when an id is needed (spot checks, logging). Replay passes the
+     * logged id. @since 0.2 */
+    const char *decision_id;
+    /** Spot checks (抽查): the fraction (0 to 1) of APPROVE decisions
+     * marked for a human spot check, chosen deterministically from the
+     * SHA-256 of the decision id, so a replay selects the same ones.
+     * @since 0.2 */
+    double spot_check_rate;
 } miaopi_eval_options;
 
-#define MIAOPI_EVAL_OPTIONS_INIT { sizeof(miaopi_eval_options), 0 }
+#define MIAOPI_EVAL_OPTIONS_INIT { sizeof(miaopi_eval_options), 0, 0, 0, 0.0 }
 
 /** A new, empty decision object. Free with miaopi_decision_free.
  * @since 0.1 */
@@ -459,6 +473,254 @@ MIAOPI_EXTERN int miaopi_decision_reason(miaopi_reason *out,
 MIAOPI_EXTERN int miaopi_decision_to_json(char **out,
                                           const miaopi_decision *d,
                                           const char *lang, unsigned flags);
+
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Decision log (audit trail)
+ *
+ * A decision log is a JSON Lines file; each line is
+ *
+ *     {"hash":"HEX","entry":{"seq":N,"prev":"HEX","type":"decision",...}}
+ *
+ * where "hash" is the SHA-256 (or SM3; or with a key, the HMAC) of the
+ * exact bytes of the "entry" value and "prev" is the previous line's hash,
+ * so a changed, dropped, duplicated or reordered line breaks the chain.
+ * Line 1 is a header entry (seq 0) naming the algorithm. The format is
+ * described in docs/audit-log.md.
+ * @{ */
+
+/** An open decision log: a writer. Thread-safe: any number of threads may
+ * append to one log; entries get one total order. */
+typedef struct miaopi_log miaopi_log;
+
+/** Hash algorithm of a log's chain. @since 0.2 */
+typedef enum miaopi_hash_alg {
+    MIAOPI_HASH_SHA256 = 0,
+    MIAOPI_HASH_SM3 = 1 /**< GB/T 32905, for 国密 deployments */
+} miaopi_hash_alg;
+
+/** When appends reach the disk. @since 0.2 */
+typedef enum miaopi_sync {
+    MIAOPI_SYNC_NEVER = 0,   /**< leave it to the OS */
+    MIAOPI_SYNC_EVERY = 1,   /**< fdatasync after every entry */
+    MIAOPI_SYNC_EVERY_N = 2  /**< fdatasync after every sync_every entries */
+} miaopi_sync;
+
+/** Options for miaopi_log_open. Initialise with MIAOPI_LOG_OPTIONS_INIT.
+ * @since 0.2 */
+typedef struct miaopi_log_options {
+    size_t size;            /**< sizeof(miaopi_log_options) */
+    miaopi_hash_alg hash;   /**< for a new log; an existing one keeps its own */
+    /** HMAC key (copied), or NULL. With a key the chain is an HMAC chain:
+     * whoever can edit the file cannot forge a consistent chain. */
+    const unsigned char *key;
+    size_t key_len;
+    miaopi_sync sync;
+    unsigned sync_every;    /**< for MIAOPI_SYNC_EVERY_N; 0: 1000 */
+} miaopi_log_options;
+
+#define MIAOPI_LOG_OPTIONS_INIT                                              \
+    { sizeof(miaopi_log_options), MIAOPI_HASH_SHA256, 0, 0,                 \
+      MIAOPI_SYNC_EVERY_N, 1000 }
+
+/**
+ * Open a log for appending, creating it (with its header) if needed.
+ *
+ * Reopening continues the chain from the last complete entry. A torn last
+ * line (a crash in the middle of a write) is cut off and a "recovery"
+ * entry recording its length and SHA-256 is appended; nothing before it is
+ * lost. The file is locked: a second writer gets MIAOPI_EIO.
+ *
+ * @param[out] out  the log; close with miaopi_log_close
+ * @return 0; MIAOPI_EIO (cannot open, locked, not a miaopi log);
+ *         MIAOPI_EINVAL (a key for an unkeyed log or the reverse, or the
+ *         wrong key); MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_log_open(miaopi_log **out, const char *path,
+                                  const miaopi_log_options *opts,
+                                  miaopi_error *err);
+
+/**
+ * Append one decision: sequence number, decision id, wall-clock time of
+ * logging, ruleset id/version/SHA-256, engine version, the full case as
+ * evaluated, every rule's status and code, the outcome, the spot-check
+ * mark, and the shadow decision when there is one. The entry reaches the
+ * file as one complete line in one write.
+ *
+ * @param[out] seq  the entry's sequence number, or NULL
+ * @return 0; MIAOPI_EINVAL (nothing evaluated into @p d); MIAOPI_EIO;
+ *         MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_log_append(miaopi_log *log, const miaopi_decision *d,
+                                    const miaopi_case *c, uint64_t *seq,
+                                    miaopi_error *err);
+
+/** Flush appended entries to the disk now. @since 0.2 */
+MIAOPI_EXTERN int miaopi_log_sync(miaopi_log *log, miaopi_error *err);
+
+/** 1 if opening found (and cut off) a torn last line. @since 0.2 */
+MIAOPI_EXTERN int miaopi_log_recovered(const miaopi_log *log);
+
+/** The sequence number the next entry will get. @since 0.2 */
+MIAOPI_EXTERN uint64_t miaopi_log_next_seq(const miaopi_log *log);
+
+/** Sync, unlock and close; frees @p log. NULL-safe. @return 0 or
+ * MIAOPI_EIO if the final sync failed. @since 0.2 */
+MIAOPI_EXTERN int miaopi_log_close(miaopi_log *log, miaopi_error *err);
+
+/** What verification found. @since 0.2 */
+typedef enum miaopi_log_problem {
+    MIAOPI_LOG_INTACT = 0,
+    MIAOPI_LOG_CHANGED,      /**< an entry's bytes do not match its hash */
+    MIAOPI_LOG_MISSING,      /**< an entry is missing */
+    MIAOPI_LOG_REORDERED,    /**< entries are out of order */
+    MIAOPI_LOG_DUPLICATED,   /**< an entry appears twice */
+    MIAOPI_LOG_TORN,         /**< the last line is incomplete */
+    MIAOPI_LOG_WRONG_KEY,    /**< the key is not the log's key */
+    MIAOPI_LOG_KEY_REQUIRED, /**< the log is keyed and no key was given */
+    MIAOPI_LOG_MALFORMED     /**< a line is not a log entry */
+} miaopi_log_problem;
+
+/** The result of miaopi_log_verify. @since 0.2 */
+typedef struct miaopi_log_report {
+    size_t size;            /**< sizeof(miaopi_log_report), by caller */
+    uint64_t entries;       /**< entries verified, header included */
+    uint64_t first_seq;
+    uint64_t last_seq;
+    miaopi_hash_alg hash;
+    int keyed;              /**< an HMAC chain */
+    char final_hash[65];    /**< hash of the last intact entry */
+    miaopi_log_problem problem;
+    uint64_t bad_seq;       /**< the sequence number where it went wrong */
+    uint64_t bad_line;      /**< 1-based line number */
+    char message[256];      /**< one line, English */
+} miaopi_log_report;
+
+#define MIAOPI_LOG_REPORT_INIT                                               \
+    { sizeof(miaopi_log_report), 0, 0, 0, MIAOPI_HASH_SHA256, 0, {0},        \
+      MIAOPI_LOG_INTACT, 0, 0, {0} }
+
+/** "intact", "changed", "missing", … Static storage. @since 0.2 */
+MIAOPI_EXTERN const char *miaopi_log_problem_name(miaopi_log_problem p);
+
+/**
+ * Verify a log's chain from the first line to the last and stop at the
+ * first bad entry.
+ * @return 0 when verification ran (look at out->problem); MIAOPI_EIO;
+ *         MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_log_verify(miaopi_log_report *out, const char *path,
+                                    const unsigned char *key, size_t key_len,
+                                    miaopi_error *err);
+
+/** Reads a log's entries in order, for replay and analysis. Not
+ * thread-safe; one per thread. */
+typedef struct miaopi_log_reader miaopi_log_reader;
+/** One entry; borrowed from the reader until its next call. */
+typedef struct miaopi_log_entry miaopi_log_entry;
+
+/** Open a log for reading. @since 0.2 */
+MIAOPI_EXTERN int miaopi_log_reader_open(miaopi_log_reader **out,
+                                         const char *path, miaopi_error *err);
+
+/**
+ * Read the next entry (the header and recovery entries included).
+ * @param[out] entry borrowed until the next call
+ * @return 1 with an entry; 0 at the end; MIAOPI_ECASE for a line that is
+ *         not an entry (err names the line; the reader can go on);
+ *         MIAOPI_EIO; MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_log_reader_next(miaopi_log_reader *r,
+                                         const miaopi_log_entry **entry,
+                                         miaopi_error *err);
+
+/** Free a reader. NULL-safe. @since 0.2 */
+MIAOPI_EXTERN void miaopi_log_reader_free(miaopi_log_reader *r);
+
+/** Entry accessors. Strings are borrowed from the entry; absent fields
+ * read as "" (or 0). @since 0.2 */
+MIAOPI_EXTERN uint64_t miaopi_log_entry_seq(const miaopi_log_entry *e);
+/** "header", "decision" or "recovery". @since 0.2 */
+MIAOPI_EXTERN const char *miaopi_log_entry_type(const miaopi_log_entry *e);
+/** The decision id. @since 0.2 */
+MIAOPI_EXTERN const char *miaopi_log_entry_id(const miaopi_log_entry *e);
+/** 1-based line number in the file. @since 0.2 */
+MIAOPI_EXTERN uint64_t miaopi_log_entry_line(const miaopi_log_entry *e);
+/** The logged ruleset's SHA-256 (hex). @since 0.2 */
+MIAOPI_EXTERN const char *
+miaopi_log_entry_ruleset_sha256(const miaopi_log_entry *e);
+/** The logged ruleset's id. @since 0.2 */
+MIAOPI_EXTERN const char *miaopi_log_entry_ruleset_id(const miaopi_log_entry *e);
+/** The logged ruleset's version. @since 0.2 */
+MIAOPI_EXTERN const char *
+miaopi_log_entry_ruleset_version(const miaopi_log_entry *e);
+/** The logged outcome (ESCALATE if absent). @since 0.2 */
+MIAOPI_EXTERN miaopi_outcome
+miaopi_log_entry_outcome(const miaopi_log_entry *e);
+/** Whether the entry was marked for a spot check, and at what rate.
+ * @since 0.2 */
+MIAOPI_EXTERN int miaopi_log_entry_spot_check(const miaopi_log_entry *e,
+                                              double *rate);
+/** Number of logged rule results. @since 0.2 */
+MIAOPI_EXTERN size_t miaopi_log_entry_rule_count(const miaopi_log_entry *e);
+/** Logged rule @p index: id and status. @return 0; MIAOPI_ENOTFOUND.
+ * @since 0.2 */
+MIAOPI_EXTERN int miaopi_log_entry_rule(const miaopi_log_entry *e,
+                                        size_t index, const char **id,
+                                        miaopi_rule_status *status);
+/** The logged case, ready to evaluate (borrowed), or NULL for entries
+ * without one. @since 0.2 */
+MIAOPI_EXTERN const miaopi_case *
+miaopi_log_entry_case(const miaopi_log_entry *e);
+/** The entry's JSON text exactly as logged (borrowed). @since 0.2 */
+MIAOPI_EXTERN const char *miaopi_log_entry_json(const miaopi_log_entry *e);
+
+/**
+ * Write a redacted copy of log @p in to the file descriptor @p out_fd:
+ * every personal-data field of each logged case is masked by the class
+ * declared in the ruleset the entry names (found among @p rulesets by
+ * SHA-256). The copy is a log of its own (own chain, @p opts' algorithm
+ * and key) whose header records the original's final hash and entry
+ * count, so it can be verified and tied to the original. The original is
+ * verified first; a broken original is refused.
+ * @return 0; MIAOPI_ENOTFOUND (an entry's ruleset was not given: err
+ *         names its SHA-256); MIAOPI_ECASE (the original does not verify);
+ *         MIAOPI_EIO; MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_log_redact(const char *in, int out_fd,
+                                    miaopi_ruleset *const *rulesets,
+                                    size_t nrulesets,
+                                    const miaopi_log_options *opts,
+                                    miaopi_error *err);
+
+/** The decision's id (made on first use when none was given). Borrowed.
+ * @since 0.2 */
+MIAOPI_EXTERN const char *miaopi_decision_id(const miaopi_decision *d);
+
+/** 1 if this APPROVE was selected for a human spot check. @since 0.2 */
+MIAOPI_EXTERN int miaopi_decision_spot_check(const miaopi_decision *d);
+
+/** The shadow (candidate) decision, borrowed, or NULL when no shadow
+ * ruleset was given or it could not decide (see miaopi_decision_shadow_error).
+ * @since 0.2 */
+MIAOPI_EXTERN const miaopi_decision *
+miaopi_decision_shadow(const miaopi_decision *d);
+
+/** 1 if the shadow decision's outcome or any rule status differs from the
+ * live one (an evaluation error of the candidate counts). @since 0.2 */
+MIAOPI_EXTERN int miaopi_decision_diverged(const miaopi_decision *d);
+
+/** The hash of @p data with @p alg as lower-case hex (65 bytes with NUL);
+ * exposed so tools and tests can check the algorithms against known
+ * vectors. @return 0; MIAOPI_EINVAL; MIAOPI_EINTERNAL. @since 0.2 */
+MIAOPI_EXTERN int miaopi_hash_hex(char out[65], miaopi_hash_alg alg,
+                                  const void *data, size_t len);
 
 /** @} */
 

@@ -305,3 +305,19 @@ int miaopi_case_to_json(char **out, const miaopi_case *c)
     free(s);
     return *out ? MIAOPI_OK : MIAOPI_ENOMEM;
 }
+
+/* Wrap a parsed case object (takes ownership of the reference), for the
+ * decision-log reader, whose entries hold the case as evaluated. */
+int miaopi__case_wrap(miaopi_case **out, json_t *root);
+int miaopi__case_wrap(miaopi_case **out, json_t *root)
+{
+    *out = NULL;
+    miaopi_case *c = miaopi__calloc(1, sizeof(*c));
+    if (!c) {
+        json_decref(root);
+        return MIAOPI_ENOMEM;
+    }
+    c->root = root;
+    *out = c;
+    return MIAOPI_OK;
+}

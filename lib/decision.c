@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
 const json_t *miaopi__case_root(const miaopi_case *c);
 
 typedef struct result {
@@ -37,6 +40,13 @@ struct miaopi_decision {
     miaopi__arena arena;
     miaopi__buf text;     /* rendering scratch, reused */
     miaopi__buf scratch;
+    char id[64];          /* decision id; "" until given or made */
+    bool spot_check;
+    double spot_rate;
+    miaopi_decision *shadow; /* candidate's decision, kept for reuse */
+    bool has_shadow;      /* the last evaluation had a shadow ruleset */
+    bool shadow_ok;       /* ... and the candidate decided */
+    bool diverged;
 };
 
 int miaopi_decision_new(miaopi_decision **out)
@@ -66,6 +76,7 @@ void miaopi_decision_free(miaopi_decision *d)
     miaopi__arena_free(&d->arena);
     miaopi__buf_free(&d->text);
     miaopi__buf_free(&d->scratch);
+    miaopi_decision_free(d->shadow);
     miaopi_ruleset_unref(d->rs);
     miaopi__free(d);
 }
@@ -391,6 +402,122 @@ static void combine(miaopi_decision *d)
     }
 }
 
+/* ---- decision ids, spot checks, shadow mode ---- */
+
+static int make_id(miaopi_decision *d)
+{
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof(b)) != 1)
+        return MIAOPI_EINTERNAL;
+    b[6] = (unsigned char)((b[6] & 0x0F) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3F) | 0x80); /* RFC 4122 variant */
+    snprintf(d->id, sizeof(d->id),
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+             b[10], b[11], b[12], b[13], b[14], b[15]);
+    return MIAOPI_OK;
+}
+
+/* Selection depends only on the id, so a replay that passes the logged id
+ * selects the same decisions. */
+static int spot_check(miaopi_decision *d, double rate)
+{
+    d->spot_rate = rate > 0 ? (rate < 1 ? rate : 1) : 0;
+    if (d->outcome != MIAOPI_APPROVE || d->spot_rate <= 0)
+        return MIAOPI_OK;
+    if (!d->id[0] && make_id(d) != MIAOPI_OK)
+        return MIAOPI_EINTERNAL;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!EVP_Digest(d->id, strlen(d->id), md, &n, EVP_sha256(), NULL))
+        return MIAOPI_EINTERNAL;
+    uint64_t x = 0;
+    for (int i = 0; i < 8; i++)
+        x = (x << 8) | md[i];
+    /* x / 2^64 < rate, computed without floating-point rounding at 1. */
+    d->spot_check = d->spot_rate >= 1 ||
+                    (double)x < d->spot_rate * 18446744073709551616.0;
+    return MIAOPI_OK;
+}
+
+static const result *find_result(const miaopi_decision *d, const char *id)
+{
+    for (size_t i = 0; i < d->rs->nrules; i++)
+        if (strcmp(d->rs->rules[i].id, id) == 0)
+            return &d->results[i];
+    return NULL;
+}
+
+static int run_shadow(miaopi_decision *d, const miaopi_eval_options *opts,
+                      const miaopi_case *c)
+{
+    d->has_shadow = true;
+    if (!d->shadow && miaopi_decision_new(&d->shadow) != MIAOPI_OK)
+        return MIAOPI_ENOMEM;
+    /* A candidate is usually not in force yet: ignore its dates. */
+    miaopi_eval_options so = *opts;
+    so.shadow = NULL;
+    so.decision_id = NULL;
+    so.spot_check_rate = 0;
+    so.ignore_effective_dates = 1;
+    int rc = miaopi_evaluate(d->shadow, opts->shadow, c, &so, NULL);
+    if (rc == MIAOPI_ENOMEM)
+        return rc;
+    d->shadow_ok = rc == MIAOPI_OK;
+    if (!d->shadow_ok) {
+        d->diverged = true;
+        return MIAOPI_OK;
+    }
+    const miaopi_decision *s = d->shadow;
+    d->diverged = s->outcome != d->outcome;
+    for (size_t i = 0; !d->diverged && i < d->rs->nrules; i++) {
+        const result *o = find_result(s, d->rs->rules[i].id);
+        d->diverged = o && o->status != d->results[i].status;
+    }
+    return MIAOPI_OK;
+}
+
+const char *miaopi_decision_id(const miaopi_decision *d)
+{
+    if (!d || !d->valid)
+        return "";
+    /* The id is made lazily so that evaluations that are never logged or
+     * spot-checked do not pay for randomness. The decision is per-thread
+     * state, so filling the cache through a const pointer is safe. */
+    miaopi_decision *m = (miaopi_decision *)d;
+    if (!m->id[0] && make_id(m) != MIAOPI_OK)
+        return "";
+    return m->id;
+}
+
+int miaopi_decision_spot_check(const miaopi_decision *d)
+{
+    return d && d->valid && d->spot_check;
+}
+
+double miaopi__decision_spot_rate(const miaopi_decision *d);
+double miaopi__decision_spot_rate(const miaopi_decision *d)
+{
+    return d ? d->spot_rate : 0;
+}
+
+const miaopi_decision *miaopi_decision_shadow(const miaopi_decision *d)
+{
+    return d && d->valid && d->has_shadow && d->shadow_ok ? d->shadow : NULL;
+}
+
+int miaopi__decision_has_shadow(const miaopi_decision *d);
+int miaopi__decision_has_shadow(const miaopi_decision *d)
+{
+    return d && d->valid && d->has_shadow;
+}
+
+int miaopi_decision_diverged(const miaopi_decision *d)
+{
+    return d && d->valid && d->diverged;
+}
+
 int miaopi_evaluate(miaopi_decision *out, const miaopi_ruleset *rs,
                     const miaopi_case *c, const miaopi_eval_options *opts,
                     miaopi_error *err)
@@ -401,6 +528,10 @@ int miaopi_evaluate(miaopi_decision *out, const miaopi_ruleset *rs,
     out->valid = false;
     out->outcome = MIAOPI_ESCALATE;
     out->nreasons = 0;
+    out->id[0] = '\0';
+    out->spot_check = false;
+    out->spot_rate = 0;
+    out->has_shadow = out->shadow_ok = out->diverged = false;
     if (!rs || !c)
         return miaopi__error_set(err, MIAOPI_EINVAL, "invalid argument");
     miaopi_eval_options dflt = MIAOPI_EVAL_OPTIONS_INIT;
@@ -422,7 +553,17 @@ int miaopi_evaluate(miaopi_decision *out, const miaopi_ruleset *rs,
         out->outcome = MIAOPI_ESCALATE;
         return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
     }
+    if (opts->decision_id)
+        snprintf(out->id, sizeof(out->id), "%s", opts->decision_id);
     out->valid = true;
+    rc = spot_check(out, opts->spot_check_rate);
+    if (rc == MIAOPI_OK && opts->shadow)
+        rc = run_shadow(out, opts, c);
+    if (rc != MIAOPI_OK) {
+        out->valid = false;
+        out->outcome = MIAOPI_ESCALATE;
+        return miaopi__error_set(err, rc, "out of memory");
+    }
     return MIAOPI_OK;
 }
 
@@ -581,6 +722,55 @@ static json_t *reasons_json(const miaopi_decision *d, const char *lang)
     return arr;
 }
 
+/* The decision as a JSON object (new reference), or NULL when out of
+ * memory. Shared by miaopi_decision_to_json and the decision log. */
+json_t *miaopi__decision_json(const miaopi_decision *d, const char *lang,
+                              unsigned flags);
+json_t *miaopi__decision_json(const miaopi_decision *d, const char *lang,
+                              unsigned flags)
+{
+    json_t *rs = ruleset_json(d->rs), *rules = rules_json(d);
+    if (!rs || !rules) {
+        json_decref(rs);
+        json_decref(rules);
+        return NULL;
+    }
+    json_t *o = json_pack("{s:s, s:s, s:o, s:o}", "decision",
+                          miaopi_outcome_name(d->outcome), "decision_date",
+                          d->date, "ruleset", rs, "rules", rules);
+    if (!o)
+        return NULL;
+    if (flags & MIAOPI_JSON_REASONS) {
+        json_t *r = reasons_json(d, lang);
+        if (!r || json_object_set_new(o, "reasons", r) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    bool ok = true;
+    if (d->id[0] || d->spot_check)
+        ok = json_object_set_new(o, "id", json_string(d->id)) == 0;
+    if (ok && d->spot_rate > 0)
+        ok = json_object_set_new(o, "spot_check",
+                                 json_pack("{s:b, s:f}", "selected",
+                                           d->spot_check, "rate",
+                                           d->spot_rate)) == 0;
+    if (ok && d->has_shadow) {
+        json_t *sh = d->shadow_ok
+                         ? miaopi__decision_json(d->shadow, lang, flags)
+                         : json_pack("{s:s}", "error",
+                                     "the candidate ruleset could not decide");
+        ok = sh && json_object_set_new(o, "shadow", sh) == 0 &&
+             json_object_set_new(o, "diverged",
+                                 json_boolean(d->diverged)) == 0;
+    }
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 int miaopi_decision_to_json(char **out, const miaopi_decision *d,
                             const char *lang, unsigned flags)
 {
@@ -589,19 +779,9 @@ int miaopi_decision_to_json(char **out, const miaopi_decision *d,
     *out = NULL;
     if (!d || !d->valid)
         return MIAOPI_EINVAL;
-    json_t *o = json_pack("{s:s, s:s, s:o*, s:o*}", "decision",
-                          miaopi_outcome_name(d->outcome), "decision_date",
-                          d->date, "ruleset", ruleset_json(d->rs), "rules",
-                          rules_json(d));
+    json_t *o = miaopi__decision_json(d, lang, flags);
     if (!o)
         return MIAOPI_ENOMEM;
-    if (flags & MIAOPI_JSON_REASONS) {
-        json_t *r = reasons_json(d, lang);
-        if (!r || json_object_set_new(o, "reasons", r) != 0) {
-            json_decref(o);
-            return MIAOPI_ENOMEM;
-        }
-    }
     size_t jf = JSON_PRESERVE_ORDER |
                 ((flags & MIAOPI_JSON_PRETTY) ? JSON_INDENT(2) : JSON_COMPACT);
     char *s = json_dumps(o, jf);
