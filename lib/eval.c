@@ -48,8 +48,10 @@ void mp_type_name(const mp_type *t, miaopi__buf *out)
 const mp_field *mp_schema_find(const mp_schema *s, const char *name,
                                size_t len)
 {
+    /* A name may still be NULL while its schema is being loaded (the
+     * context's built-in decision_date is named after its siblings). */
     for (size_t i = 0; i < s->nfields; i++)
-        if (strlen(s->fields[i].name) == len &&
+        if (s->fields[i].name && strlen(s->fields[i].name) == len &&
             memcmp(s->fields[i].name, name, len) == 0)
             return &s->fields[i];
     return NULL;
