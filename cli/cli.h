@@ -26,5 +26,7 @@ int cli_load_case(const char *path, miaopi_case **c, miaopi_error *err);
 
 int cmd_check(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_prefill(int argc, char **argv);
+int cmd_screen(int argc, char **argv);
 
 #endif

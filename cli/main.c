@@ -17,6 +17,10 @@ static const char usage_main[] =
     "Commands:\n"
     "  check RULES.xml...          validate rule files; print diagnostics\n"
     "  eval -r RULES.xml CASE.json decide a case and explain the decision\n"
+    "  prefill -r RULES.xml CASE.json\n"
+    "                              pre-fill an application from the sources\n"
+    "  screen -r RULES.xml RECORDS.jsonl\n"
+    "                              find who qualifies, and the near misses\n"
     "\n"
     "Options:\n"
     "  -h, --help                  show help (also: miaopi COMMAND --help)\n"
@@ -32,6 +36,8 @@ static const struct command {
 } commands[] = {
     {"check", cmd_check},
     {"eval", cmd_eval},
+    {"prefill", cmd_prefill},
+    {"screen", cmd_screen},
 };
 
 int main(int argc, char **argv)
