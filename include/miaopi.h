@@ -349,6 +349,8 @@ MIAOPI_EXTERN void miaopi_decision_free(miaopi_decision *d);
  * buffers have grown, evaluating into the same object does not allocate.
  *
  * On any error the decision's outcome is MIAOPI_ESCALATE, never APPROVE.
+ * Sources the case does not hold are fetched through opts->resolvers
+ * (since 0.2), from this thread, while the call runs.
  *
  * @return 0 when a decision was made (APPROVE, REJECT or ESCALATE);
  *         MIAOPI_ECASE if the case lacks a valid context.decision_date or
@@ -613,6 +615,18 @@ MIAOPI_EXTERN size_t miaopi_decision_fetch_count(const miaopi_decision *d);
 MIAOPI_EXTERN int miaopi_decision_inputs_json(char **out,
                                               const miaopi_decision *d,
                                               const miaopi_case *c);
+
+/**
+ * Only the records fetched through resolvers in the last evaluation, as
+ * one JSON object by source name (null for a source a resolver reported
+ * not found or unavailable); "{}" when nothing was fetched. For an audit
+ * entry that stores the case separately. Compact JSON, sorted keys.
+ * @param[out] out a new string; free with miaopi_free
+ * @return 0; MIAOPI_EINVAL if nothing was evaluated; MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_decision_fetched_json(char **out,
+                                               const miaopi_decision *d);
 
 /** @} */
 

@@ -447,6 +447,22 @@ int miaopi__decision_begin(miaopi_decision *d, const miaopi_ruleset *rs,
                            const miaopi_case *c,
                            const miaopi_eval_options *opts, bool prefill,
                            miaopi_error *err);
+
+/* Options structs only grow by appending: a caller built against an
+ * older header passes a smaller size, and the members it knows are used,
+ * the rest default. */
+static const miaopi_eval_options *eval_options(const miaopi_eval_options *o,
+                                               miaopi_eval_options *known)
+{
+    miaopi_eval_options dflt = MIAOPI_EVAL_OPTIONS_INIT;
+    *known = dflt;
+    if (o && o->size > sizeof(size_t))
+        memcpy((char *)known + sizeof(size_t), (const char *)o + sizeof(size_t),
+               (o->size < sizeof(*o) ? o->size : sizeof(*o)) -
+                   sizeof(size_t));
+    return known;
+}
+
 mp_eval *miaopi__decision_eval(miaopi_decision *d);
 json_t *miaopi__sources_json(const miaopi_decision *d);
 
@@ -458,9 +474,8 @@ int miaopi__decision_begin(miaopi_decision *d, const miaopi_ruleset *rs,
                            const miaopi_eval_options *opts, bool prefill,
                            miaopi_error *err)
 {
-    miaopi_eval_options dflt = MIAOPI_EVAL_OPTIONS_INIT;
-    if (!opts || opts->size < sizeof(*opts))
-        opts = &dflt;
+    miaopi_eval_options known;
+    opts = eval_options(opts, &known);
     int rc = prepare(d, rs);
     if (rc != MIAOPI_OK)
         return miaopi__error_set(err, rc, "out of memory");
@@ -484,9 +499,8 @@ int miaopi_evaluate(miaopi_decision *out, const miaopi_ruleset *rs,
     out->nreasons = 0;
     if (!rs || !c)
         return miaopi__error_set(err, MIAOPI_EINVAL, "invalid argument");
-    miaopi_eval_options dflt = MIAOPI_EVAL_OPTIONS_INIT;
-    if (!opts || opts->size < sizeof(*opts))
-        opts = &dflt;
+    miaopi_eval_options known;
+    opts = eval_options(opts, &known);
     int rc = prepare(out, rs);
     if (rc != MIAOPI_OK)
         return miaopi__error_set(err, rc, "out of memory");
@@ -805,6 +819,35 @@ int miaopi_decision_inputs_json(char **out, const miaopi_decision *d,
                   ? json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS)
                   : NULL;
     json_decref(root);
+    if (s) {
+        *out = miaopi__strdup(s);
+        free(s);
+    }
+    return *out ? MIAOPI_OK : MIAOPI_ENOMEM;
+}
+
+int miaopi_decision_fetched_json(char **out, const miaopi_decision *d)
+{
+    if (!out)
+        return MIAOPI_EINVAL;
+    *out = NULL;
+    if (!d || !d->valid)
+        return MIAOPI_EINVAL;
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < d->rs->nsources; i++) {
+        const mp_src_state *st = src_state(d, i);
+        if (!st->from_resolver)
+            continue;
+        json_t *v = st->status == MP_SRC_FETCHED || st->status == MP_SRC_STALE
+                        ? json_deep_copy(st->rec)
+                        : json_null();
+        if (!v || json_object_set_new(o, d->rs->sources[i].name, v) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
     if (s) {
         *out = miaopi__strdup(s);
         free(s);

@@ -398,8 +398,10 @@ int miaopi_registry_evaluate(miaopi_decision *out, miaopi_registry *reg,
         return rc;
     }
     miaopi_eval_options o = MIAOPI_EVAL_OPTIONS_INIT;
-    if (opts && opts->size >= sizeof(*opts))
-        o = *opts;
+    if (opts && opts->size > sizeof(size_t))
+        memcpy((char *)&o + sizeof(size_t), (const char *)opts + sizeof(size_t),
+               (opts->size < sizeof(o) ? opts->size : sizeof(o)) -
+                   sizeof(size_t));
     o.ignore_effective_dates = 1; /* the registry chose by date already */
     rc = miaopi_evaluate(out, rs, c, &o, err);
     miaopi_ruleset_unref(rs);

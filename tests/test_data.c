@@ -288,6 +288,28 @@ START_TEST(test_data_resolvers__unavailable)
 }
 END_TEST
 
+START_TEST(test_data_resolvers__old_options_size)
+{
+    /* A caller built before resolvers existed passes the 0.1 size; its
+     * ignore_effective_dates must still count. */
+    miaopi_ruleset *rs = load_rules("tests/data/verify.xml");
+    miaopi_case *c = make_case("{\"application\": {\"id_number\": "
+                               "\"44030519900101123X\"}, \"context\": "
+                               "{\"decision_date\": \"2023-05-01\"}}");
+    miaopi_decision *d;
+    ck_assert_int_eq(miaopi_decision_new(&d), 0);
+    miaopi_eval_options o = MIAOPI_EVAL_OPTIONS_INIT;
+    ck_assert_int_eq(miaopi_evaluate(d, rs, c, &o, NULL),
+                     MIAOPI_ENOTINFORCE);
+    o.ignore_effective_dates = 1;
+    o.size = sizeof(size_t) + sizeof(int);
+    ck_assert_int_eq(miaopi_evaluate(d, rs, c, &o, NULL), 0);
+    miaopi_decision_free(d);
+    miaopi_case_free(c);
+    miaopi_ruleset_unref(rs);
+}
+END_TEST
+
 START_TEST(test_data_resolvers__deadline_passed)
 {
     run r;
@@ -355,6 +377,11 @@ START_TEST(test_data_resolvers__inputs_replay)
     ck_assert_ptr_nonnull(strstr(inputs, "\"xuexin\":null"));
     ck_assert_ptr_nonnull(strstr(inputs, "\"retrieved_at\":"));
     ck_assert_ptr_nonnull(strstr(inputs, "\"months_paid\":12"));
+    char *fetched = NULL;
+    ck_assert_int_eq(miaopi_decision_fetched_json(&fetched, r.d), 0);
+    ck_assert_ptr_nonnull(strstr(fetched, "\"xuexin\":null"));
+    ck_assert_ptr_nonnull(strstr(fetched, "\"hukou\":{"));
+    miaopi_free(fetched);
     ck_assert_int_eq(miaopi_decision_to_json(&first, r.d, "en", 0), 0);
     /* Replay: the inputs alone, no resolvers, give the same decision. */
     miaopi_case *replay = make_case(inputs);
@@ -955,6 +982,7 @@ static Suite *data_suite(void)
     tcase_add_test(tc, test_data_resolvers__not_found);
     tcase_add_test(tc, test_data_resolvers__unavailable);
     tcase_add_test(tc, test_data_resolvers__deadline_passed);
+    tcase_add_test(tc, test_data_resolvers__old_options_size);
     tcase_add_test(tc, test_data_resolvers__stale);
     tcase_add_test(tc, test_data_resolvers__inputs_replay);
     suite_add_tcase(s, tc);
