@@ -32,6 +32,17 @@ def check(name, cond, detail=""):
         print("FAIL %s %s" % (name, str(detail)[:2000]))
 
 
+# --help, --version and usage errors of the new commands
+for cmd in ("prefill", "screen"):
+    rc, out, _ = run(cmd, "--help")
+    check("help " + cmd, rc == 0 and out.startswith("usage: miaopi " + cmd))
+    rc, out, _ = run(cmd, "--version")
+    check("version " + cmd, rc == 0 and out.startswith("miaopi "))
+    rc, _, err = run(cmd)
+    check("usage " + cmd, rc == 2 and "usage" in err, err)
+rc, out, _ = run("--help")
+check("main help lists", "prefill" in out and "screen" in out, out)
+
 # Every case of every bundled ruleset that has cases (the registry's own
 # cli_test.py covers sz-talent; this covers the data examples).
 for rules in ("sz-food-licence",):
