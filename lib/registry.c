@@ -6,8 +6,8 @@
  * itself in one of two reader counters (chosen by the low bit of an epoch
  * counter), loads the pointer, takes a reference to the ruleset it needs
  * and leaves; it never blocks. A reload builds a new snapshot, swaps the
- * pointer, flips the epoch and waits until the counter of the old epoch
- * drains before dropping the old snapshot. Readers of the old snapshot
+ * pointer, then twice flips the epoch and waits for the counter new
+ * readers no longer use to drain, before dropping the old snapshot. Readers of the old snapshot
  * hold it only for a few instructions, and their evaluations keep the
  * ruleset alive by its own reference count, not the snapshot.
  */
@@ -239,10 +239,16 @@ int miaopi_registry_reload(miaopi_registry *reg, miaopi_error *err)
     int rc = load_all(reg->dir, &reg->opts, &next, err);
     if (rc == MIAOPI_OK) {
         snapshot *old = __atomic_exchange_n(&reg->cur, next, __ATOMIC_SEQ_CST);
-        unsigned e = __atomic_fetch_add(&reg->epoch, 1, __ATOMIC_SEQ_CST) & 1;
-        /* Readers that may still look at old registered under epoch e. */
-        while (__atomic_load_n(&reg->readers[e], __ATOMIC_SEQ_CST) != 0)
-            sched_yield();
+        /* A reader that loaded old had registered in one of the two
+         * counters before the swap. Each flip steers new readers to the
+         * other counter, so each counter drains in turn; once both have
+         * been seen at zero after the swap, no reader can hold old. */
+        for (int k = 0; k < 2; k++) {
+            unsigned e =
+                __atomic_fetch_add(&reg->epoch, 1, __ATOMIC_SEQ_CST) & 1;
+            while (__atomic_load_n(&reg->readers[e], __ATOMIC_SEQ_CST) != 0)
+                sched_yield();
+        }
         snapshot_free(old);
     }
     pthread_mutex_unlock(&reg->reload);
