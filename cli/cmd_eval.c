@@ -54,6 +54,26 @@ static const char *outcome_label(miaopi_outcome o, bool zh)
     }
 }
 
+/* Each declared source: where its record came from and how fresh. */
+static void print_sources(const miaopi_decision *d, bool zh)
+{
+    size_t n = miaopi_decision_source_count(d);
+    if (n == 0)
+        return;
+    printf("\n%s\n", zh ? "数据来源：" : "Sources:");
+    for (size_t i = 0; i < n; i++) {
+        miaopi_source_info s = MIAOPI_SOURCE_INFO_INIT;
+        if (miaopi_decision_source(&s, d, i) != MIAOPI_OK)
+            continue;
+        printf("  %-16s %s", s.name, s.status);
+        if (s.origin[0] || s.retrieved_at[0] || s.version[0])
+            printf(": %s, %s, %s", s.origin, s.retrieved_at, s.version);
+        if (s.detail[0])
+            printf(" (%s)", s.detail);
+        printf("\n");
+    }
+}
+
 static void print_text(const miaopi_decision *d, const char *lang)
 {
     bool zh = strcmp(lang, "en") != 0;
@@ -95,6 +115,7 @@ static void print_text(const miaopi_decision *d, const char *lang)
             printf(zh ? " — %s" : " (%s)", r.unknown_reason);
         printf("\n");
     }
+    print_sources(d, zh);
 }
 
 int cmd_eval(int argc, char **argv)
