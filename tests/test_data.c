@@ -892,9 +892,25 @@ START_TEST(test_data_registry__failed_reload_keeps_old)
     ck_assert_str_eq(err.id, "MIAOPI-E1");
     int rc;
     ck_assert_str_eq(selected(reg, "2024-05-01", NULL, &rc), "1");
+    /* A decision made before a reload keeps its ruleset alive. */
+    miaopi_case *c = make_case("{\"application\": {\"age\": 30},"
+                               " \"context\": {\"decision_date\": "
+                               "\"2024-05-01\"}}");
+    miaopi_decision *d;
+    ck_assert_int_eq(miaopi_decision_new(&d), 0);
+    ck_assert_int_eq(miaopi_registry_evaluate(d, reg, NULL, c, NULL, NULL),
+                     0);
     write_version(dir, "v1.xml", "1b", "2024-01-01", NULL, "", "35");
     ck_assert_int_eq(miaopi_registry_reload(reg, &err), 0);
     ck_assert_str_eq(selected(reg, "2024-05-01", NULL, &rc), "1b");
+    ck_assert_str_eq(miaopi_ruleset_version(miaopi_decision_ruleset(d)), "1");
+    char *json = NULL;
+    ck_assert_int_eq(miaopi_decision_to_json(&json, d, NULL,
+                                             MIAOPI_JSON_REASONS), 0);
+    ck_assert_ptr_nonnull(strstr(json, "\"version\":\"1\""));
+    miaopi_free(json);
+    miaopi_decision_free(d);
+    miaopi_case_free(c);
     miaopi_registry_free(reg);
     remove_dir(dir);
 }
