@@ -354,7 +354,8 @@ MIAOPI_EXTERN void miaopi_decision_free(miaopi_decision *d);
  *
  * @return 0 when a decision was made (APPROVE, REJECT or ESCALATE);
  *         MIAOPI_ECASE if the case lacks a valid context.decision_date or
- *         a required application field; MIAOPI_ENOTINFORCE if the date is
+ *         a required application field, or (since 0.2) has a
+ *         context.decision_time that is not RFC 3339 with an offset; MIAOPI_ENOTINFORCE if the date is
  *         outside the ruleset's effective range; MIAOPI_ENOMEM.
  * @since 0.1
  */
