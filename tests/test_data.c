@@ -354,6 +354,14 @@ START_TEST(test_data_resolvers__stale)
                      " \"decision_time\": \"2024-05-01T08:00:00Z\"}}"),
         0);
     ck_assert_str_eq(source_status(r.d, "shebao"), "fetched");
+    /* A decision time without an offset is ambiguous: refused. */
+    ck_assert_int_eq(
+        run_eval(&r, "{\"application\": {\"id_number\": "
+                     "\"44030519900101123X\", \"degree\": \"博士\"},"
+                     " \"context\": {\"decision_date\": \"2024-05-01\","
+                     " \"decision_time\": \"2024-05-01T08:00:00\"}}"),
+        MIAOPI_ECASE);
+    ck_assert_int_ne(miaopi_decision_outcome(r.d), MIAOPI_APPROVE);
     /* No retrieval time on a source with max-age: stale. */
     r.f.retrieved_at[2] = NULL;
     ck_assert_int_eq(run_eval(&r, APP_DOCTOR), 0);
