@@ -29,5 +29,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_log(int argc, char **argv);
+int cmd_prefill(int argc, char **argv);
+int cmd_screen(int argc, char **argv);
 
 #endif

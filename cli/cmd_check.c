@@ -3,13 +3,17 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char usage_check[] =
-    "usage: miaopi check [--quiet] RULES.xml...\n"
+    "usage: miaopi check [--quiet] RULES.xml|DIR...\n"
     "\n"
     "Validate rule files against the schema and type-check every\n"
     "expression. Diagnostics are printed as\n"
     "  FILE:LINE:COL: error: MESSAGE [MIAOPI-Exxx]\n"
+    "A directory is checked as a registry: every *.xml file in it, and\n"
+    "the effective ranges of each ruleset id: overlapping versions are\n"
+    "errors [MIAOPI-E60], gaps between versions warnings [MIAOPI-E61].\n"
     "\n"
     "Options:\n"
     "  -q, --quiet        print nothing for valid files\n"
@@ -43,6 +47,36 @@ static void print_diag(const miaopi_diagnostic *d, void *payload)
                 err ? "error" : "warning", d->message, d->id);
 }
 
+/* A directory: load it as a registry and list what is in force when. */
+static int check_dir(const char *dir, check_state *st)
+{
+    miaopi_load_options opts = MIAOPI_LOAD_OPTIONS_INIT;
+    opts.on_diagnostic = print_diag;
+    opts.payload = st;
+    miaopi_registry *reg = NULL;
+    miaopi_error err;
+    int rc = miaopi_registry_load(&reg, dir, &opts, &err);
+    if (rc == MIAOPI_EIO || rc == MIAOPI_ENOMEM) {
+        cli_print_error(dir, &err);
+        return EXIT_ERROR;
+    }
+    if (rc != MIAOPI_OK)
+        return EXIT_FOUND;
+    size_t n = miaopi_registry_count(reg);
+    if (!st->quiet)
+        printf("%s: ok: %zu ruleset version%s\n", dir, n, n == 1 ? "" : "s");
+    for (size_t i = 0; i < n && !st->quiet; i++) {
+        miaopi_ruleset *rs = miaopi_registry_get(reg, i);
+        const char *until = miaopi_ruleset_effective_until(rs);
+        printf("  %s %s: %s .. %s\n", miaopi_ruleset_id(rs),
+               miaopi_ruleset_version(rs), miaopi_ruleset_effective_from(rs),
+               until[0] ? until : "(open)");
+        miaopi_ruleset_unref(rs);
+    }
+    miaopi_registry_free(reg);
+    return 0;
+}
+
 int cmd_check(int argc, char **argv)
 {
     check_state st = {false, 0, 0};
@@ -68,6 +102,13 @@ int cmd_check(int argc, char **argv)
         return cli_usage_error(usage_check, "no rule files given", NULL);
     int status = 0;
     for (int i = first; i < argc; i++) {
+        struct stat sb;
+        if (stat(argv[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            int r = check_dir(argv[i], &st);
+            if (r > status)
+                status = r;
+            continue;
+        }
         miaopi_load_options opts = MIAOPI_LOAD_OPTIONS_INIT;
         opts.on_diagnostic = print_diag;
         opts.payload = &st;

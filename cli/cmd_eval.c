@@ -3,16 +3,22 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char usage_eval[] =
-    "usage: miaopi eval -r RULES.xml [--lang zh-CN|en] [--json] CASE.json\n"
+    "usage: miaopi eval -r RULES.xml|DIR [--lang zh-CN|en] [--json] CASE.json\n"
     "\n"
     "Decide one case (JSON: application, sources, context) and print the\n"
     "decision, the reasons with their legal basis, and each rule's status.\n"
     "CASE.json may be - for standard input.\n"
     "\n"
     "Options:\n"
-    "  -r, --rules FILE   the rule file (required)\n"
+    "  -r, --rules FILE   the rule file, or a directory of rule files: the\n"
+    "                     version in force on context.decision_date is\n"
+    "                     used (context.filing_date under a transitional\n"
+    "                     provision) (required)\n"
+    "      --id ID        with a directory: the ruleset id, when it holds\n"
+    "                     several\n"
     "  -l, --lang LANG    zh-CN (default) or en, for messages\n"
     "      --json         print one JSON object instead of text\n"
     "      --pretty       indent the JSON\n"
@@ -58,6 +64,26 @@ static const char *outcome_label(miaopi_outcome o, bool zh)
     }
 }
 
+/* Each declared source: where its record came from and how fresh. */
+static void print_sources(const miaopi_decision *d, bool zh)
+{
+    size_t n = miaopi_decision_source_count(d);
+    if (n == 0)
+        return;
+    printf("\n%s\n", zh ? "数据来源：" : "Sources:");
+    for (size_t i = 0; i < n; i++) {
+        miaopi_source_info s = MIAOPI_SOURCE_INFO_INIT;
+        if (miaopi_decision_source(&s, d, i) != MIAOPI_OK)
+            continue;
+        printf("  %-16s %s", s.name, s.status);
+        if (s.origin[0] || s.retrieved_at[0] || s.version[0])
+            printf(": %s, %s, %s", s.origin, s.retrieved_at, s.version);
+        if (s.detail[0])
+            printf(" (%s)", s.detail);
+        printf("\n");
+    }
+}
+
 static void print_text(const miaopi_decision *d, const char *lang)
 {
     bool zh = strcmp(lang, "en") != 0;
@@ -99,11 +125,12 @@ static void print_text(const miaopi_decision *d, const char *lang)
             printf(zh ? " — %s" : " (%s)", r.unknown_reason);
         printf("\n");
     }
+    print_sources(d, zh);
 }
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *rules = NULL, *case_path = NULL, *lang = "zh-CN";
+    const char *rules = NULL, *case_path = NULL, *lang = "zh-CN", *id = NULL;
     bool json = false, pretty = false, ignore_dates = false;
     const char *log_path = NULL, *key_path = NULL, *shadow_path = NULL;
     const char *decision_id = NULL;
@@ -126,6 +153,10 @@ int cmd_eval(int argc, char **argv)
             lang = argv[i];
         } else if (strncmp(a, "--lang=", 7) == 0) {
             lang = a + 7;
+        } else if (strcmp(a, "--id") == 0) {
+            if (++i >= argc)
+                return cli_usage_error(usage_eval, "an id must follow", a);
+            id = argv[i];
         } else if (strcmp(a, "--json") == 0) {
             json = true;
         } else if (strcmp(a, "--pretty") == 0) {
@@ -188,10 +219,18 @@ int cmd_eval(int argc, char **argv)
     miaopi_ruleset *shadow = NULL;
     miaopi_log *log = NULL;
     miaopi_ruleset *rs = NULL;
+    miaopi_registry *reg = NULL;
     miaopi_case *c = NULL;
     miaopi_decision *d = NULL;
     miaopi_error err;
-    if (miaopi_ruleset_load_file(&rs, rules, NULL, &err) != MIAOPI_OK) {
+    struct stat sb;
+    if (stat(rules, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        if (miaopi_registry_load(&reg, rules, NULL, &err) != MIAOPI_OK) {
+            cli_print_error(rules, &err);
+            goto out;
+        }
+    } else if (miaopi_ruleset_load_file(&rs, rules, NULL, &err) !=
+               MIAOPI_OK) {
         cli_print_error(rules, &err);
         goto out;
     }
@@ -214,7 +253,8 @@ int cmd_eval(int argc, char **argv)
     eo.shadow = shadow;
     eo.spot_check_rate = spot_rate;
     eo.decision_id = decision_id;
-    if (miaopi_evaluate(d, rs, c, &eo, &err) != MIAOPI_OK) {
+    if ((reg ? miaopi_registry_evaluate(d, reg, id, c, &eo, &err)
+             : miaopi_evaluate(d, rs, c, &eo, &err)) != MIAOPI_OK) {
         cli_print_error(case_path, &err);
         goto out;
     }
@@ -254,6 +294,7 @@ out:
     miaopi_decision_free(d);
     miaopi_case_free(c);
     miaopi_ruleset_unref(rs);
+    miaopi_registry_free(reg);
     return status;
 }
 

@@ -20,6 +20,10 @@ static const char usage_main[] =
     "  verify LOG...               check decision logs' hash chains\n"
     "  replay LOG -r RULES...      re-decide logged cases; --what-if NEW.xml\n"
     "  log redact LOG -r RULES...  a copy of a log with personal data masked\n"
+    "  prefill -r RULES.xml CASE.json\n"
+    "                              pre-fill an application from the sources\n"
+    "  screen -r RULES.xml RECORDS.jsonl\n"
+    "                              find who qualifies, and the near misses\n"
     "\n"
     "Options:\n"
     "  -h, --help                  show help (also: miaopi COMMAND --help)\n"
@@ -38,6 +42,8 @@ static const struct command {
     {"verify", cmd_verify},
     {"replay", cmd_replay},
     {"log", cmd_log},
+    {"prefill", cmd_prefill},
+    {"screen", cmd_screen},
 };
 
 int main(int argc, char **argv)

@@ -339,9 +339,13 @@ typedef struct miaopi_eval_options {
      * SHA-256 of the decision id, so a replay selects the same ones.
      * @since 0.2 */
     double spot_check_rate;
+    /** Resolvers that fetch source records the case does not hold
+     * (borrowed; must outlive the call), or NULL. @since 0.2 */
+    const struct miaopi_resolvers *resolvers;
 } miaopi_eval_options;
 
-#define MIAOPI_EVAL_OPTIONS_INIT { sizeof(miaopi_eval_options), 0, 0, 0, 0.0 }
+#define MIAOPI_EVAL_OPTIONS_INIT                                             \
+    { sizeof(miaopi_eval_options), 0, 0, 0, 0.0, 0 }
 
 /** A new, empty decision object. Free with miaopi_decision_free.
  * @since 0.1 */
@@ -360,10 +364,13 @@ MIAOPI_EXTERN void miaopi_decision_free(miaopi_decision *d);
  * buffers have grown, evaluating into the same object does not allocate.
  *
  * On any error the decision's outcome is MIAOPI_ESCALATE, never APPROVE.
+ * Sources the case does not hold are fetched through opts->resolvers
+ * (since 0.2), from this thread, while the call runs.
  *
  * @return 0 when a decision was made (APPROVE, REJECT or ESCALATE);
  *         MIAOPI_ECASE if the case lacks a valid context.decision_date or
- *         a required application field; MIAOPI_ENOTINFORCE if the date is
+ *         a required application field, or (since 0.2) has a
+ *         context.decision_time that is not RFC 3339 with an offset; MIAOPI_ENOTINFORCE if the date is
  *         outside the ruleset's effective range; MIAOPI_ENOMEM.
  * @since 0.1
  */
@@ -721,6 +728,280 @@ MIAOPI_EXTERN int miaopi_decision_diverged(const miaopi_decision *d);
  * vectors. @return 0; MIAOPI_EINVAL; MIAOPI_EINTERNAL. @since 0.2 */
 MIAOPI_EXTERN int miaopi_hash_hex(char out[65], miaopi_hash_alg alg,
                                   const void *data, size_t len);
+/** @name Government data: source resolvers and provenance
+ *
+ * A source the case does not hold (no "sources.NAME" member at all) is
+ * fetched through the resolver registered for it, lazily: only when an
+ * applicable rule (or a verify declaration) reads it, and at most once per
+ * evaluation. A source given as null in the case is unavailable and its
+ * resolver is not called. The record a resolver returns is a JSON object
+ * of the source's declared fields; it may carry provenance in a member
+ * "_provenance": {"origin": "...", "retrieved_at": RFC 3339, "version":
+ * "..."}, which inline records may carry too.
+ *
+ * Not found, unavailable (the callback failed, timed out, or returned
+ * something that is not a JSON object) and stale (older than the source's
+ * max-age) all make the dependent rules UNKNOWN, never a pass.
+ * @{ */
+
+/** What a resolver callback returns. @since 0.2 */
+typedef enum miaopi_fetch_status {
+    MIAOPI_FETCH_FOUND = 0,       /**< a record was set with _set_json */
+    MIAOPI_FETCH_NOT_FOUND = 1,   /**< the source holds no record for the key */
+    MIAOPI_FETCH_UNAVAILABLE = 2  /**< error or timeout: no answer */
+} miaopi_fetch_status;
+
+/**
+ * What a resolver is asked for. Strings are borrowed and valid during the
+ * callback only.
+ * @since 0.2
+ */
+typedef struct miaopi_fetch_request {
+    size_t size;               /**< sizeof(miaopi_fetch_request) */
+    const char *source;        /**< source name, e.g. "hukou" */
+    const char *key_path;      /**< declared key, "application.id_number",
+                                    or "" when the source declares none */
+    const char *key;           /**< the key's value as text, or "" */
+    const char *decision_date; /**< "YYYY-MM-DD" */
+    /** context.deadline verbatim (RFC 3339, e.g.
+     * "2024-05-01T09:30:00.250+08:00"), or "" when the case sets none.
+     * miaopi never reads the clock; the callback compares it with its
+     * own and returns MIAOPI_FETCH_UNAVAILABLE once it has passed. */
+    const char *deadline;
+    /** The deadline as milliseconds since the Unix epoch; 0 when none. */
+    int64_t deadline_unix_ms;
+} miaopi_fetch_request;
+
+/** The reply a resolver fills; valid during the callback only.
+ * @since 0.2 */
+typedef struct miaopi_fetch_reply miaopi_fetch_reply;
+
+/**
+ * A resolver: fetch the record for @p req. Set it with
+ * miaopi_fetch_reply_set_json and return MIAOPI_FETCH_FOUND, or return
+ * MIAOPI_FETCH_NOT_FOUND or MIAOPI_FETCH_UNAVAILABLE. Any other return
+ * value, or FOUND without a valid record, counts as unavailable. Called
+ * from the evaluating thread; it may be called from several threads at
+ * once when decisions are evaluated in parallel.
+ * @since 0.2
+ */
+typedef int (*miaopi_resolver_cb)(miaopi_fetch_reply *out,
+                                  const miaopi_fetch_request *req,
+                                  void *payload);
+
+/**
+ * Set the record: a JSON object (copied before this returns).
+ * @return 0; MIAOPI_ECASE if it is not a JSON object; MIAOPI_EINVAL;
+ *         MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_fetch_reply_set_json(miaopi_fetch_reply *out,
+                                              const char *json, size_t len);
+
+/**
+ * Set the record's provenance (stored as its "_provenance" member): where
+ * it came from, when it was retrieved (RFC 3339 with offset; needed when
+ * the source declares max-age) and its version. Any may be NULL. Call
+ * after miaopi_fetch_reply_set_json.
+ * @return 0; MIAOPI_EINVAL if no record was set; MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_fetch_reply_set_provenance(miaopi_fetch_reply *out,
+                                                    const char *origin,
+                                                    const char *retrieved_at,
+                                                    const char *version);
+
+/** A set of resolvers, one per source name. Immutable once built; may be
+ * shared by threads that evaluate. @since 0.2 */
+typedef struct miaopi_resolvers miaopi_resolvers;
+
+/** A new, empty set. Free with miaopi_resolvers_free. @return 0;
+ * MIAOPI_EINVAL; MIAOPI_ENOMEM. @since 0.2 */
+MIAOPI_EXTERN int miaopi_resolvers_new(miaopi_resolvers **out);
+
+/** Free a set. NULL-safe. @since 0.2 */
+MIAOPI_EXTERN void miaopi_resolvers_free(miaopi_resolvers *r);
+
+/**
+ * Register @p cb for source @p source (replacing an earlier one); the
+ * name is copied, @p payload is passed to every call. Not thread-safe.
+ * @return 0; MIAOPI_EINVAL; MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_resolvers_add(miaopi_resolvers *r,
+                                       const char *source,
+                                       miaopi_resolver_cb cb, void *payload);
+
+/**
+ * What one declared source contributed to a decision. Strings borrowed
+ * from the decision, valid until its next evaluation or free.
+ * @since 0.2
+ */
+typedef struct miaopi_source_info {
+    size_t size;          /**< sizeof(miaopi_source_info), by caller */
+    const char *name;
+    /** "unused" (no applicable rule read it), "inline" (in the case),
+     * "fetched" (from a resolver), "not-found", "unavailable", "stale". */
+    const char *status;
+    const char *origin;       /**< provenance, or "" */
+    const char *retrieved_at; /**< provenance, or "" */
+    const char *version;      /**< provenance, or "" */
+    const char *detail;       /**< why unavailable or stale, or "" */
+} miaopi_source_info;
+
+#define MIAOPI_SOURCE_INFO_INIT                                              \
+    { sizeof(miaopi_source_info), 0, 0, 0, 0, 0, 0 }
+
+/** Number of declared sources (the ruleset's), 0 before an evaluation.
+ * @since 0.2 */
+MIAOPI_EXTERN size_t miaopi_decision_source_count(const miaopi_decision *d);
+
+/** Source @p index (declaration order). @return 0; MIAOPI_ENOTFOUND;
+ * MIAOPI_EINVAL. @since 0.2 */
+MIAOPI_EXTERN int miaopi_decision_source(miaopi_source_info *out,
+                                         const miaopi_decision *d,
+                                         size_t index);
+
+/** Number of resolver calls the last evaluation made. @since 0.2 */
+MIAOPI_EXTERN size_t miaopi_decision_fetch_count(const miaopi_decision *d);
+
+/**
+ * The inputs the decision was made on, for the audit log and replay: @p c
+ * (the case that was evaluated) with every record fetched through a
+ * resolver added under "sources", and null for every source a resolver
+ * reported not found or unavailable. Evaluating the result without
+ * resolvers gives the same decision. Compact JSON, sorted keys.
+ * @param[out] out a new string; free with miaopi_free
+ * @return 0; MIAOPI_EINVAL if nothing was evaluated; MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_decision_inputs_json(char **out,
+                                              const miaopi_decision *d,
+                                              const miaopi_case *c);
+
+/**
+ * Only the records fetched through resolvers in the last evaluation, as
+ * one JSON object by source name (null for a source a resolver reported
+ * not found or unavailable); "{}" when nothing was fetched. For an audit
+ * entry that stores the case separately. Compact JSON, sorted keys.
+ * @param[out] out a new string; free with miaopi_free
+ * @return 0; MIAOPI_EINVAL if nothing was evaluated; MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_decision_fetched_json(char **out,
+                                               const miaopi_decision *d);
+
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Pre-fill (秒报)
+ * @{ */
+
+/**
+ * Pre-fill an application from the sources: every application field
+ * declared with prefill="SOURCE.FIELD" takes the source's value. Sources
+ * come from the case or through opts->resolvers, as in evaluation.
+ * Required fields may be missing (that is what pre-filling is for);
+ * context.decision_date is still required (it dates the freshness check).
+ * Output: {"application": {...}, "fields": [{"field", "from", "status":
+ * "filled" | "missing" | "not-found" | "unavailable" | "stale"}],
+ * "sources": [...]} with sorted keys inside "application".
+ * @param[out] out a new string; free with miaopi_free
+ * @return 0; MIAOPI_ECASE; MIAOPI_EINVAL; MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_prefill(char **out, const miaopi_ruleset *rs,
+                                 const miaopi_case *c,
+                                 const miaopi_eval_options *opts,
+                                 miaopi_error *err);
+
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Ruleset registry: effective dating and hot reload
+ *
+ * A registry holds every *.xml rule file of a directory: several ruleset
+ * ids, each in several versions with consecutive effective ranges. For a
+ * case it selects the version in force on context.decision_date
+ * (effective-from inclusive, effective-until exclusive). When that version
+ * declares select-by="filing-date" (a transitional provision), the version
+ * in force on context.filing_date is used instead, so applications filed
+ * before a change keep the old criteria.
+ *
+ * Thread-safety: selection and evaluation take no lock and may run on any
+ * number of threads while another thread reloads; each evaluation keeps
+ * the ruleset it selected (by reference) until it is done. Reloads are
+ * serialised by the registry.
+ * @{ */
+
+/** A registry of rulesets. @since 0.2 */
+typedef struct miaopi_registry miaopi_registry;
+
+/**
+ * Load every *.xml file in @p dir. Overlapping effective ranges of one id
+ * are errors (MIAOPI-E60), gaps are warnings (MIAOPI-E61); each file's own
+ * diagnostics are reported too, all through opts->on_diagnostic, which
+ * the registry keeps for reloads (with its payload).
+ * @param[out] out a new registry; free with miaopi_registry_free
+ * @return 0; MIAOPI_ERULES if a file is invalid or ranges overlap;
+ *         MIAOPI_EIO if the directory cannot be read; MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_registry_load(miaopi_registry **out,
+                                       const char *dir,
+                                       const miaopi_load_options *opts,
+                                       miaopi_error *err);
+
+/**
+ * Reload the directory and swap the new set in atomically. On failure the
+ * registry keeps serving the old set and the error is returned.
+ * @return as miaopi_registry_load.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_registry_reload(miaopi_registry *reg,
+                                         miaopi_error *err);
+
+/** Free a registry. Rulesets still referenced elsewhere stay alive.
+ * NULL-safe; no other thread may use @p reg. @since 0.2 */
+MIAOPI_EXTERN void miaopi_registry_free(miaopi_registry *reg);
+
+/** Number of rulesets currently held. @since 0.2 */
+MIAOPI_EXTERN size_t miaopi_registry_count(miaopi_registry *reg);
+
+/** Ruleset @p index (sorted by id, then effective-from), a new reference
+ * (free with miaopi_ruleset_unref), or NULL. @since 0.2 */
+MIAOPI_EXTERN miaopi_ruleset *miaopi_registry_get(miaopi_registry *reg,
+                                                  size_t index);
+
+/**
+ * Select the version of @p id (NULL: the registry must hold one id) that
+ * applies to @p c.
+ * @param[out] out a new reference; free with miaopi_ruleset_unref
+ * @return 0; MIAOPI_ENOTFOUND if no such id; MIAOPI_ENOTINFORCE if no
+ *         version is in force on the date; MIAOPI_ECASE if the case has
+ *         no valid decision date (or filing date, where one is needed);
+ *         MIAOPI_EINVAL.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_registry_select(miaopi_ruleset **out,
+                                         miaopi_registry *reg,
+                                         const char *id,
+                                         const miaopi_case *c,
+                                         miaopi_error *err);
+
+/**
+ * Select as miaopi_registry_select and evaluate with miaopi_evaluate
+ * (the selected version's own effective range is not checked again:
+ * under a transitional provision it may have ended).
+ * @return as the two functions.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_registry_evaluate(miaopi_decision *out,
+                                           miaopi_registry *reg,
+                                           const char *id,
+                                           const miaopi_case *c,
+                                           const miaopi_eval_options *opts,
+                                           miaopi_error *err);
 
 /** @} */
 

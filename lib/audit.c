@@ -32,6 +32,7 @@ json_t *miaopi__decision_json(const miaopi_decision *d, const char *lang,
 const json_t *miaopi__case_root(const miaopi_case *c);
 int miaopi__case_wrap(miaopi_case **out, json_t *root);
 double miaopi__decision_spot_rate(const miaopi_decision *d);
+json_t *miaopi__decision_inputs(const miaopi_decision *d, const miaopi_case *c);
 
 #define LOG_FORMAT "miaopi-log/1"
 #define ZERO_HASH                                                            \
@@ -667,9 +668,14 @@ static json_t *entry_body(const miaopi_decision *d, const miaopi_case *c)
                              id, "logged_at", when, "engine",
                              "miaopi " MIAOPI_VERSION_STRING);
     json_object_del(dj, "id");
-    bool ok = body && json_object_update(body, dj) == 0 &&
-              json_object_set(body, "case",
-                              (json_t *)miaopi__case_root(c)) == 0;
+    /* The case as evaluated, with any records resolvers fetched, so a
+     * replay needs no live source. */
+    json_t *inputs = miaopi__decision_inputs(d, c);
+    bool ok = body && inputs && json_object_update(body, dj) == 0;
+    if (ok) /* json_object_set_new takes the reference, even on failure */
+        ok = json_object_set_new(body, "case", inputs) == 0;
+    else
+        json_decref(inputs);
     json_decref(dj);
     if (!ok) {
         json_decref(body);

@@ -16,6 +16,8 @@
 #include <openssl/rand.h>
 
 const json_t *miaopi__case_root(const miaopi_case *c);
+int miaopi__case_wrap(miaopi_case **out, json_t *root);
+json_t *miaopi__decision_inputs(const miaopi_decision *d, const miaopi_case *c);
 
 typedef struct result {
     miaopi_rule_status status;
@@ -71,6 +73,8 @@ void miaopi_decision_free(miaopi_decision *d)
         pcre2_match_data_free(d->ev.md);
     miaopi__free(d->ev.slots);
     miaopi__free(d->ev.vars);
+    miaopi__free(d->ev.src);
+    json_decref(d->ev.fetched);
     miaopi__free(d->results);
     miaopi__free(d->reasons);
     miaopi__arena_free(&d->arena);
@@ -112,6 +116,13 @@ static int prepare(miaopi_decision *d, const miaopi_ruleset *rs)
         return MIAOPI_ENOMEM;
     if (d->ev.cap_slots > old)
         memset(d->ev.slots + old, 0, (d->ev.cap_slots - old) * sizeof(mp_slot));
+    size_t old_src = d->ev.cap_src;
+    if (!grow((void **)&d->ev.src, &d->ev.cap_src, rs->nsources,
+              sizeof(mp_src_state)))
+        return MIAOPI_ENOMEM;
+    if (d->ev.cap_src > old_src)
+        memset(d->ev.src + old_src, 0,
+               (d->ev.cap_src - old_src) * sizeof(mp_src_state));
     if (!grow((void **)&d->ev.vars, &d->ev.cap_vars, (size_t)rs->max_vars,
               sizeof(mp_value)) ||
         !grow((void **)&d->results, &d->cap_results, rs->nrules,
@@ -132,8 +143,13 @@ static int prepare(miaopi_decision *d, const miaopi_ruleset *rs)
     /* A new generation invalidates every cached slot without a sweep. */
     if (++d->ev.gen == 0) {
         memset(d->ev.slots, 0, d->ev.cap_slots * sizeof(mp_slot));
+        memset(d->ev.src, 0, d->ev.cap_src * sizeof(mp_src_state));
         d->ev.gen = 1;
     }
+    /* Records fetched for the previous case are dropped. */
+    if (d->ev.fetched)
+        json_object_clear(d->ev.fetched);
+    d->ev.fetch_calls = 0;
     miaopi__arena_reset(&d->arena);
     d->ev.rs = rs;
     d->ev.nomem = false;
@@ -178,6 +194,13 @@ static const char *why_en(miaopi_decision *d, mp_why why, const mp_node *n)
     case MP_WHY_UNAVAILABLE:
         return arena_printf(d, "source %s is unavailable",
                             n && n->source ? n->source->name : "?");
+    case MP_WHY_NOT_FOUND:
+        return arena_printf(d, "source %s has no record for the applicant",
+                            n && n->source ? n->source->name : "?");
+    case MP_WHY_STALE:
+        return arena_printf(d, "the record from source %s is older than "
+                               "its maximum age",
+                            n && n->source ? n->source->name : "?");
     case MP_WHY_MISSING:
         return arena_printf(d, "%s is missing", *path ? path : "a value");
     case MP_WHY_TYPE:
@@ -201,6 +224,12 @@ static const char *why_zh(miaopi_decision *d, const result *r)
     switch (r->why) {
     case MP_WHY_UNAVAILABLE:
         return arena_printf(d, "%s暂时无法获取",
+                            n && n->source ? source_label(n->source) : "数据");
+    case MP_WHY_NOT_FOUND:
+        return arena_printf(d, "%s中没有申请人的记录",
+                            n && n->source ? source_label(n->source) : "数据");
+    case MP_WHY_STALE:
+        return arena_printf(d, "%s的数据已超过有效时限",
                             n && n->source ? source_label(n->source) : "数据");
     case MP_WHY_MISSING:
         if (n && n->field && n->field->title)
@@ -325,8 +354,29 @@ static int case_error(miaopi_error *err, const char *what, const char *arg)
 }
 
 /* The decision date and required application fields. */
+static int read_context_time(miaopi_decision *d, miaopi_error *err)
+{
+    /* The freshness reference: context.decision_time when given, else the
+     * last instant of the decision date in China Standard Time (UTC+8),
+     * the conservative choice when only the date is known. */
+    const json_t *t = json_object_get(d->ev.context, "decision_time");
+    d->ev.ref_instant = (int64_t)d->ev.decision_date * 86400 + 86400 -
+                        8 * 3600;
+    if (t && !json_is_null(t) &&
+        (!json_is_string(t) ||
+         !miaopi__instant_parse(json_string_value(t), json_string_length(t),
+                                &d->ev.ref_instant)))
+        return case_error(err, "context.decision_time is not an RFC 3339 "
+                               "timestamp with an offset",
+                          NULL);
+    const json_t *dl = json_object_get(d->ev.context, "deadline");
+    d->ev.deadline = json_is_string(dl) ? json_string_value(dl) : "";
+    return MIAOPI_OK;
+}
+
 static int read_case(miaopi_decision *d, const json_t *root,
-                     const miaopi_eval_options *opts, miaopi_error *err)
+                     const miaopi_eval_options *opts, bool prefill,
+                     miaopi_error *err)
 {
     const miaopi_ruleset *rs = d->rs;
     d->ev.application = json_object_get(root, "application");
@@ -345,6 +395,10 @@ static int read_case(miaopi_decision *d, const json_t *root,
                           "date:",
                           json_string_value(dd));
     miaopi__date_format(d->ev.decision_date, d->date);
+    d->ev.resolvers = opts->resolvers;
+    int rc = read_context_time(d, err);
+    if (rc != MIAOPI_OK || prefill)
+        return rc;
     if (!opts->ignore_effective_dates &&
         (d->ev.decision_date < rs->from_day ||
          d->ev.decision_date >= rs->until_day))
@@ -461,7 +515,15 @@ static int run_shadow(miaopi_decision *d, const miaopi_eval_options *opts,
     so.decision_id = NULL;
     so.spot_check_rate = 0;
     so.ignore_effective_dates = 1;
-    int rc = miaopi_evaluate(d->shadow, opts->shadow, c, &so, NULL);
+    /* The candidate sees exactly the records the live decision used:
+     * resolvers are not called a second time. */
+    so.resolvers = NULL;
+    json_t *inputs = miaopi__decision_inputs(d, c);
+    miaopi_case *ic = NULL;
+    if (!inputs || miaopi__case_wrap(&ic, inputs) != MIAOPI_OK)
+        return MIAOPI_ENOMEM;
+    int rc = miaopi_evaluate(d->shadow, opts->shadow, ic, &so, NULL);
+    miaopi_case_free(ic);
     if (rc == MIAOPI_ENOMEM)
         return rc;
     d->shadow_ok = rc == MIAOPI_OK;
@@ -518,6 +580,50 @@ int miaopi_decision_diverged(const miaopi_decision *d)
     return d && d->valid && d->diverged;
 }
 
+int miaopi__decision_begin(miaopi_decision *d, const miaopi_ruleset *rs,
+                           const miaopi_case *c,
+                           const miaopi_eval_options *opts, bool prefill,
+                           miaopi_error *err);
+
+/* Options structs only grow by appending: a caller built against an
+ * older header passes a smaller size, and the members it knows are used,
+ * the rest default. */
+static const miaopi_eval_options *eval_options(const miaopi_eval_options *o,
+                                               miaopi_eval_options *known)
+{
+    miaopi_eval_options dflt = MIAOPI_EVAL_OPTIONS_INIT;
+    *known = dflt;
+    if (o && o->size > sizeof(size_t))
+        memcpy((char *)known + sizeof(size_t), (const char *)o + sizeof(size_t),
+               (o->size < sizeof(*o) ? o->size : sizeof(*o)) -
+                   sizeof(size_t));
+    return known;
+}
+
+mp_eval *miaopi__decision_eval(miaopi_decision *d);
+json_t *miaopi__sources_json(const miaopi_decision *d);
+
+/* Prepare d for rs and read c's context, as an evaluation does, without
+ * the checks that pre-filling must skip (required fields, effective
+ * dates). Used by miaopi_prefill. */
+int miaopi__decision_begin(miaopi_decision *d, const miaopi_ruleset *rs,
+                           const miaopi_case *c,
+                           const miaopi_eval_options *opts, bool prefill,
+                           miaopi_error *err)
+{
+    miaopi_eval_options known;
+    opts = eval_options(opts, &known);
+    int rc = prepare(d, rs);
+    if (rc != MIAOPI_OK)
+        return miaopi__error_set(err, rc, "out of memory");
+    return read_case(d, miaopi__case_root(c), opts, prefill, err);
+}
+
+mp_eval *miaopi__decision_eval(miaopi_decision *d)
+{
+    return &d->ev;
+}
+
 int miaopi_evaluate(miaopi_decision *out, const miaopi_ruleset *rs,
                     const miaopi_case *c, const miaopi_eval_options *opts,
                     miaopi_error *err)
@@ -534,13 +640,12 @@ int miaopi_evaluate(miaopi_decision *out, const miaopi_ruleset *rs,
     out->has_shadow = out->shadow_ok = out->diverged = false;
     if (!rs || !c)
         return miaopi__error_set(err, MIAOPI_EINVAL, "invalid argument");
-    miaopi_eval_options dflt = MIAOPI_EVAL_OPTIONS_INIT;
-    if (!opts || opts->size < sizeof(*opts))
-        opts = &dflt;
+    miaopi_eval_options known;
+    opts = eval_options(opts, &known);
     int rc = prepare(out, rs);
     if (rc != MIAOPI_OK)
         return miaopi__error_set(err, rc, "out of memory");
-    rc = read_case(out, miaopi__case_root(c), opts, err);
+    rc = read_case(out, miaopi__case_root(c), opts, false, err);
     if (rc != MIAOPI_OK)
         return rc;
     for (size_t i = 0; i < rs->nrules; i++)
@@ -740,6 +845,27 @@ json_t *miaopi__decision_json(const miaopi_decision *d, const char *lang,
                           d->date, "ruleset", rs, "rules", rules);
     if (!o)
         return NULL;
+    if (d->rs->nsources > 0) {
+        /* Which sources were used, fetched or missing, with provenance:
+         * the audit log keeps this beside the inputs. */
+        json_t *src = miaopi__sources_json(d);
+        json_t *un = json_array();
+        for (size_t i = 0; src && un && i < json_array_size(src); i++) {
+            const char *st = json_string_value(
+                json_object_get(json_array_get(src, i), "status"));
+            if (st && (strcmp(st, "not-found") == 0 ||
+                       strcmp(st, "unavailable") == 0 ||
+                       strcmp(st, "stale") == 0))
+                json_array_append(un, json_object_get(json_array_get(src, i),
+                                                      "name"));
+        }
+        if (!src || !un || json_object_set_new(o, "sources", src) != 0 ||
+            json_object_set_new(o, "unavailable_sources", un) != 0) {
+            json_decref(un);
+            json_decref(o);
+            return NULL;
+        }
+    }
     if (flags & MIAOPI_JSON_REASONS) {
         json_t *r = reasons_json(d, lang);
         if (!r || json_object_set_new(o, "reasons", r) != 0) {
@@ -790,5 +916,149 @@ int miaopi_decision_to_json(char **out, const miaopi_decision *d,
         return MIAOPI_ENOMEM;
     *out = miaopi__strdup(s);
     free(s);
+    return *out ? MIAOPI_OK : MIAOPI_ENOMEM;
+}
+
+/* ---- sources: provenance and inputs ---- */
+
+static const mp_src_state *src_state(const miaopi_decision *d, size_t i)
+{
+    static const mp_src_state unused = {0, MP_SRC_UNUSED, NULL, "", "",
+                                        "", "", false};
+    const mp_src_state *st = &d->ev.src[i];
+    return st->gen == d->ev.gen ? st : &unused;
+}
+
+size_t miaopi_decision_source_count(const miaopi_decision *d)
+{
+    return d && d->valid ? d->rs->nsources : 0;
+}
+
+int miaopi_decision_source(miaopi_source_info *out, const miaopi_decision *d,
+                           size_t index)
+{
+    if (!out || !d || out->size < sizeof(*out))
+        return MIAOPI_EINVAL;
+    if (!d->valid || index >= d->rs->nsources)
+        return MIAOPI_ENOTFOUND;
+    const mp_src_state *st = src_state(d, index);
+    out->name = d->rs->sources[index].name;
+    out->status = miaopi__src_status_name(st->status);
+    out->origin = st->origin;
+    out->retrieved_at = st->retrieved_at;
+    out->version = st->version;
+    out->detail = st->detail;
+    return MIAOPI_OK;
+}
+
+size_t miaopi_decision_fetch_count(const miaopi_decision *d)
+{
+    return d && d->valid ? d->ev.fetch_calls : 0;
+}
+
+/* [{name, status, provenance?, detail?}] for every declared source. */
+json_t *miaopi__sources_json(const miaopi_decision *d)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < d->rs->nsources; i++) {
+        const mp_src_state *st = src_state(d, i);
+        json_t *o = json_pack("{s:s, s:s}", "name", d->rs->sources[i].name,
+                              "status", miaopi__src_status_name(st->status));
+        if (o && (*st->origin || *st->retrieved_at || *st->version))
+            json_object_set_new(o, "provenance",
+                                json_pack("{s:s, s:s, s:s}", "origin",
+                                          st->origin, "retrieved_at",
+                                          st->retrieved_at, "version",
+                                          st->version));
+        if (o && *st->detail)
+            json_object_set_new(o, "detail", json_string(st->detail));
+        if (!o || json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+/* The case as evaluated: c's document plus every record a resolver
+ * fetched (a failed fetch as null, so a replay is UNKNOWN just the same).
+ * A new reference; when nothing was fetched, c's own document. Used for
+ * miaopi_decision_inputs_json and by the decision log. */
+json_t *miaopi__decision_inputs(const miaopi_decision *d, const miaopi_case *c);
+json_t *miaopi__decision_inputs(const miaopi_decision *d, const miaopi_case *c)
+{
+    bool fetched = false;
+    for (size_t i = 0; i < d->rs->nsources; i++)
+        fetched = fetched || src_state(d, i)->from_resolver;
+    if (!fetched)
+        return json_incref((json_t *)miaopi__case_root(c));
+    json_t *root = json_deep_copy(miaopi__case_root(c));
+    json_t *srcs = root ? json_object_get(root, "sources") : NULL;
+    if (root && !json_is_object(srcs)) {
+        srcs = json_object();
+        if (json_object_set_new(root, "sources", srcs) != 0)
+            srcs = NULL;
+    }
+    bool ok = root && srcs;
+    for (size_t i = 0; ok && i < d->rs->nsources; i++) {
+        const mp_src_state *st = src_state(d, i);
+        if (!st->from_resolver)
+            continue;
+        json_t *v = st->status == MP_SRC_FETCHED || st->status == MP_SRC_STALE
+                        ? json_deep_copy(st->rec)
+                        : json_null();
+        ok = v && json_object_set_new(srcs, d->rs->sources[i].name, v) == 0;
+    }
+    if (!ok) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+int miaopi_decision_inputs_json(char **out, const miaopi_decision *d,
+                                const miaopi_case *c)
+{
+    if (!out)
+        return MIAOPI_EINVAL;
+    *out = NULL;
+    if (!d || !d->valid || !c)
+        return MIAOPI_EINVAL;
+    json_t *root = miaopi__decision_inputs(d, c);
+    char *s = root ? json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(root);
+    if (s) {
+        *out = miaopi__strdup(s);
+        free(s);
+    }
+    return *out ? MIAOPI_OK : MIAOPI_ENOMEM;
+}
+
+int miaopi_decision_fetched_json(char **out, const miaopi_decision *d)
+{
+    if (!out)
+        return MIAOPI_EINVAL;
+    *out = NULL;
+    if (!d || !d->valid)
+        return MIAOPI_EINVAL;
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < d->rs->nsources; i++) {
+        const mp_src_state *st = src_state(d, i);
+        if (!st->from_resolver)
+            continue;
+        json_t *v = st->status == MP_SRC_FETCHED || st->status == MP_SRC_STALE
+                        ? json_deep_copy(st->rec)
+                        : json_null();
+        if (!v || json_object_set_new(o, d->rs->sources[i].name, v) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    if (s) {
+        *out = miaopi__strdup(s);
+        free(s);
+    }
     return *out ? MIAOPI_OK : MIAOPI_ENOMEM;
 }

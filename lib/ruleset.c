@@ -541,6 +541,49 @@ static miaopi__pii pii_class(const char *s)
 static bool load_schema(loader *L, xmlNodePtr parent, mp_schema *out,
                         bool top, int first_index);
 
+/* The electronic-licence record (电子证照), shared by every field
+ * declared with of="licence". valid_until is the last day of validity
+ * (inclusive), as printed on Chinese licences (有效期至). */
+static mp_schema *licence_schema(loader *L)
+{
+    static const struct {
+        const char *name;
+        mp_kind kind;
+        miaopi__pii pii;
+        const char *title;
+    } f[] = {
+        {"type", MP_T_STRING, MIAOPI__PII_NONE, "证照类型"},
+        {"number", MP_T_STRING, MIAOPI__PII_NONE, "证照编号"},
+        {"holder_id", MP_T_STRING, MIAOPI__PII_ID_NUMBER, "持证主体代码"},
+        {"holder_name", MP_T_STRING, MIAOPI__PII_NAME, "持证主体名称"},
+        {"issuer", MP_T_STRING, MIAOPI__PII_NONE, "发证机关"},
+        {"valid_from", MP_T_DATE, MIAOPI__PII_NONE, "有效期起始"},
+        {"valid_until", MP_T_DATE, MIAOPI__PII_NONE, "有效期至"},
+        {"status", MP_T_STRING, MIAOPI__PII_NONE, "证照状态"},
+    };
+    miaopi_ruleset *rs = L->rs;
+    if (rs->licence_schema)
+        return rs->licence_schema;
+    size_t n = sizeof(f) / sizeof(f[0]);
+    mp_schema *s = miaopi__arena_alloc(&rs->pool, sizeof(*s));
+    mp_field *fields = miaopi__arena_alloc(&rs->pool, n * sizeof(*fields));
+    if (!s || !fields)
+        return (void)nomem(L), NULL;
+    memset(fields, 0, n * sizeof(*fields));
+    for (size_t i = 0; i < n; i++) {
+        fields[i].name = (char *)f[i].name;
+        fields[i].title = (char *)f[i].title;
+        fields[i].type.kind = f[i].kind;
+        fields[i].pii = f[i].pii;
+        fields[i].slot = -1;
+    }
+    s->fields = fields;
+    s->nfields = n;
+    s->licence = true;
+    rs->licence_schema = s;
+    return s;
+}
+
 /* type="..." of="..." or nested fields -> mp_type */
 static bool load_type(loader *L, xmlNodePtr n, mp_type *t)
 {
@@ -559,7 +602,12 @@ static bool load_type(loader *L, xmlNodePtr n, mp_type *t)
         return nomem(L);
     memset(elem, 0, sizeof(*elem));
     char *of = attr(L, n, "of");
-    if (of) {
+    if (of && strcmp(of, "licence") == 0) {
+        elem->kind = MP_T_RECORD;
+        elem->record = licence_schema(L);
+        if (!elem->record)
+            return false;
+    } else if (of) {
         if (!scalar_kind(of, &elem->kind)) {
             diag(L, MIAOPI__D_BAD_ATTRIBUTE, attr_offset(L, n, "of"),
                  "unknown element type '%s'", of);
@@ -1032,12 +1080,299 @@ static bool load_rule(loader *L, xmlNodePtr rn, mp_rule *r)
     return ok && r->require;
 }
 
+/* ---- government data: source keys, prefill= and verify= ---- */
+
+/* "application.F" or "context.F" naming a declared scalar field. */
+static const mp_field *resolve_app_path(loader *L, const char *path)
+{
+    const char *dot = strchr(path, '.');
+    if (!dot)
+        return NULL;
+    size_t rl = (size_t)(dot - path);
+    const mp_schema *s = rl == 11 && memcmp(path, "application", 11) == 0
+                             ? &L->rs->application
+                         : rl == 7 && memcmp(path, "context", 7) == 0
+                             ? &L->rs->context
+                             : NULL;
+    const mp_field *f = s ? mp_schema_find(s, dot + 1, strlen(dot + 1))
+                          : NULL;
+    return f && f->type.kind != MP_T_LIST ? f : NULL;
+}
+
+/* key="application.id_number": compiled to a path expression. */
+static bool load_source_keys(loader *L, xmlNodePtr root)
+{
+    bool ok = true;
+    size_t i = 0;
+    FOR_EACH(s, first_el(root, "sources"), "source") {
+        mp_source *src = &L->rs->sources[i++];
+        if (!src->key_text)
+            continue;
+        if (!resolve_app_path(L, src->key_text)) {
+            diag(L, MIAOPI__D_UNKNOWN_PATH, attr_offset(L, s, "key"),
+                 "key=\"%s\" must name a declared scalar application or "
+                 "context field, e.g. application.id_number",
+                 src->key_text);
+            ok = false;
+            continue;
+        }
+        src->key = compile_text(L, s, src->key_text);
+        ok = src->key != NULL && ok;
+    }
+    return ok;
+}
+
+/* "SOURCE.FIELD" naming a declared scalar source field. */
+static bool resolve_source_path(loader *L, const char *path,
+                                const mp_source **src, const mp_field **f)
+{
+    const char *dot = strchr(path, '.');
+    if (!dot)
+        return false;
+    for (size_t i = 0; i < L->rs->nsources; i++) {
+        const mp_source *s = &L->rs->sources[i];
+        if (strlen(s->name) == (size_t)(dot - path) &&
+            memcmp(s->name, path, (size_t)(dot - path)) == 0) {
+            *src = s;
+            *f = mp_schema_find(&s->schema, dot + 1, strlen(dot + 1));
+            return *f && (*f)->type.kind != MP_T_LIST;
+        }
+    }
+    return false;
+}
+
+static mp_verify_kind verify_kind(const mp_field *f, const char *as)
+{
+    if (as)
+        return strcmp(as, "name") == 0        ? MP_VERIFY_NAME
+               : strcmp(as, "id-number") == 0 ? MP_VERIFY_ID
+               : strcmp(as, "date") == 0      ? MP_VERIFY_DATE
+                                              : MP_VERIFY_EXACT;
+    if (f->pii == MIAOPI__PII_NAME)
+        return MP_VERIFY_NAME;
+    if (f->pii == MIAOPI__PII_ID_NUMBER)
+        return MP_VERIFY_ID;
+    return f->type.kind == MP_T_DATE ? MP_VERIFY_DATE : MP_VERIFY_EXACT;
+}
+
+static bool add_binding(loader *L, xmlNodePtr fn, const mp_field *field,
+                        const char *what, mp_binding *b)
+{
+    char *path = attr(L, fn, what);
+    if (!path)
+        return true;
+    memset(b, 0, sizeof(*b));
+    b->field = field;
+    b->prefill = strcmp(what, "prefill") == 0;
+    if (!resolve_source_path(L, path, &b->src, &b->src_field)) {
+        diag(L, MIAOPI__D_UNKNOWN_PATH, attr_offset(L, fn, what),
+             "%s=\"%s\" must name a declared scalar source field, e.g. "
+             "hukou.name",
+             what, path);
+        return false;
+    }
+    if (!mp_type_eq(&field->type, &b->src_field->type)) {
+        diag(L, MIAOPI__D_TYPE, attr_offset(L, fn, what),
+             "%s=\"%s\": application.%s and the source field must have the "
+             "same type",
+             what, path, field->name);
+        return false;
+    }
+    b->kind = verify_kind(field, b->prefill ? NULL
+                                            : attr(L, fn, "verify-as"));
+    if (b->kind == MP_VERIFY_DATE && field->type.kind != MP_T_DATE) {
+        diag(L, MIAOPI__D_TYPE, attr_offset(L, fn, "verify-as"),
+             "verify-as=\"date\" needs fields of type date");
+        return false;
+    }
+    if ((b->kind == MP_VERIFY_NAME || b->kind == MP_VERIFY_ID) &&
+        field->type.kind != MP_T_STRING) {
+        diag(L, MIAOPI__D_TYPE, attr_offset(L, fn, "verify-as"),
+             "verify-as=\"name\" and \"id-number\" need string fields");
+        return false;
+    }
+    L->rs->nbindings++;
+    return true;
+}
+
+static bool load_bindings(loader *L, xmlNodePtr app)
+{
+    size_t n = 0;
+    FOR_EACH(f, app, "field")
+        n += 2;
+    L->rs->bindings = miaopi__arena_alloc(&L->rs->pool,
+                                          (n ? n : 1) * sizeof(mp_binding));
+    if (!L->rs->bindings)
+        return nomem(L);
+    bool ok = true;
+    size_t i = 0;
+    FOR_EACH(f, app, "field") {
+        const mp_field *field = &L->rs->application.fields[i++];
+        ok = add_binding(L, f, field, "prefill",
+                         &L->rs->bindings[L->rs->nbindings]) && ok;
+        ok = add_binding(L, f, field, "verify",
+                         &L->rs->bindings[L->rs->nbindings]) && ok;
+    }
+    return ok;
+}
+
+static xmlNodePtr field_node(xmlNodePtr app, const char *name)
+{
+    FOR_EACH(f, app, "field") {
+        xmlChar *v = xmlGetNoNsProp(f, (const xmlChar *)"name");
+        bool eq = v && strcmp((const char *)v, name) == 0;
+        xmlFree(v);
+        if (eq)
+            return f;
+    }
+    return NULL;
+}
+
+static char *pool_printf(loader *L, const char *fmt, ...) MP_PRINTF(2, 3);
+
+static char *pool_printf(loader *L, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    return miaopi__arena_strndup(&L->rs->pool, buf, strlen(buf));
+}
+
+/* A generated message: LEAD {application.F} MID {S.G} TAIL. */
+static bool verify_message(loader *L, mp_template *t, const char *lead,
+                           mp_node *app, const char *mid, mp_node *src,
+                           const char *tail)
+{
+    t->parts = miaopi__arena_alloc(&L->rs->pool, 5 * sizeof(*t->parts));
+    if (!t->parts)
+        return nomem(L);
+    const char *texts[3] = {lead, mid, tail};
+    mp_node *exprs[2] = {app, src};
+    for (size_t i = 0; i < 5; i++) {
+        mp_template_part *p = &t->parts[i];
+        memset(p, 0, sizeof(*p));
+        if (i % 2 == 0) {
+            p->text = texts[i / 2];
+            p->len = strlen(p->text);
+        } else {
+            p->expr = exprs[i / 2];
+            p->pii = template_pii(p->expr);
+        }
+    }
+    t->nparts = 5;
+    t->present = true;
+    return true;
+}
+
+/* One generated rule per verify= declaration: the submitted value must
+ * equal the authoritative one after normalisation for its kind. A
+ * mismatch fails with a message naming the field and the source; an
+ * unavailable source makes the rule UNKNOWN like any other. */
+static bool verify_rule(loader *L, xmlNodePtr fn, const mp_binding *b,
+                        mp_rule *r)
+{
+    const char *f = b->field->name, *sn = b->src->name;
+    const char *sf = b->src_field->name;
+    const char *label = b->field->title ? b->field->title : f;
+    const char *slabel = b->src->title ? b->src->title : sn;
+    memset(r, 0, sizeof(*r));
+    r->id = pool_printf(L, "verify.%s", f);
+    r->code = pool_printf(L, "VERIFY_%s", f);
+    for (char *c = r->code; c && *c; c++)
+        if (*c >= 'a' && *c <= 'z')
+            *c = (char)(*c - 'a' + 'A');
+    r->line = fn->line;
+    char *on = attr(L, fn, "on-mismatch");
+    r->on_fail = on && strcmp(on, "reject") == 0 ? MIAOPI_REJECT
+                                                 : MIAOPI_ESCALATE;
+    r->on_unknown = MIAOPI_ESCALATE;
+    r->title[MP_LANG_ZH] = pool_printf(L, "“%s”与%s核验一致", label, slabel);
+    r->title[MP_LANG_EN] = pool_printf(L, "%s matches %s.%s", f, sn, sf);
+    char *basis = attr(L, fn, "verify-basis");
+    r->basis[MP_LANG_EN] =
+        basis ? NULL
+              : pool_printf(L, "Declared values must match the shared "
+                               "government record (verify declaration "
+                               "application.%s = %s.%s)",
+                            f, sn, sf);
+    r->basis[MP_LANG_ZH] =
+        basis ? basis
+              : pool_printf(L, "申报信息应与部门共享信息核验一致"
+                               "（规则集核验声明 application.%s = %s.%s）",
+                            f, sn, sf);
+    L->expr_node = fn;
+    char *text = b->kind == MP_VERIFY_NAME
+                     ? pool_printf(L, "name_eq(application.%s, %s.%s)", f,
+                                   sn, sf)
+                 : b->kind == MP_VERIFY_ID
+                     ? pool_printf(L, "id_eq(application.%s, %s.%s)", f, sn,
+                                   sf)
+                     : pool_printf(L, "application.%s == %s.%s", f, sn, sf);
+    char *when = pool_printf(L, "present(application.%s)", f);
+    char *ap = pool_printf(L, "application.%s", f);
+    char *sp = pool_printf(L, "%s.%s", sn, sf);
+    if (!r->id || !r->code || !r->title[0] || !r->title[1] ||
+        !r->basis[0] || !text || !when || !ap || !sp)
+        return nomem(L);
+    r->require = mp_compile(&L->comp, text, strlen(text));
+    r->when = mp_compile(&L->comp, when, strlen(when));
+    mp_node *an = mp_compile(&L->comp, ap, strlen(ap));
+    mp_node *sn2 = mp_compile(&L->comp, sp, strlen(sp));
+    if (!r->require || !r->when || !an || !sn2)
+        return false;
+    const char *act = r->on_fail == MIAOPI_REJECT ? "不予批准" : "转人工核验";
+    const char *act_en = r->on_fail == MIAOPI_REJECT
+                             ? "the application is not approved"
+                             : "referred for manual review";
+    char *zh1 = pool_printf(L, "申报的“%s”（", label);
+    char *zh2 = pool_printf(L, "）与%s登记的信息（", slabel);
+    char *zh3 = pool_printf(L, "）不一致，%s。", act);
+    char *en1 = pool_printf(L, "The declared %s (", f);
+    char *en2 = pool_printf(L, ") does not match %s.%s (", sn, sf);
+    char *en3 = pool_printf(L, "); %s.", act_en);
+    if (!zh1 || !zh2 || !zh3 || !en1 || !en2 || !en3)
+        return nomem(L);
+    return verify_message(L, &r->message[MP_LANG_ZH], zh1, an, zh2, sn2,
+                          zh3) &&
+           verify_message(L, &r->message[MP_LANG_EN], en1, an, en2, sn2, en3);
+}
+
+static bool verify_rules(loader *L, xmlNodePtr app)
+{
+    bool ok = true;
+    for (size_t i = 0; i < L->rs->nbindings; i++) {
+        const mp_binding *b = &L->rs->bindings[i];
+        if (b->prefill)
+            continue;
+        xmlNodePtr fn = field_node(app, b->field->name);
+        mp_rule *r = &L->rs->rules[L->rs->nrules];
+        if (!fn || !verify_rule(L, fn, b, r)) {
+            ok = false;
+            continue;
+        }
+        for (size_t k = 0; k < L->rs->nrules; k++)
+            if (strcmp(L->rs->rules[k].id, r->id) == 0) {
+                diag(L, MIAOPI__D_DUPLICATE_RULE, attr_offset(L, fn, "verify"),
+                     "the verify declaration generates rule id '%s', which "
+                     "the rule on line %d already uses",
+                     r->id, L->rs->rules[k].line);
+                ok = false;
+            }
+        L->rs->nrules++;
+    }
+    return ok;
+}
+
 static bool load_rules(loader *L, xmlNodePtr root)
 {
     xmlNodePtr sec = first_el(root, "rules");
     size_t n = 0;
     FOR_EACH(r, sec, "rule")
         n++;
+    for (size_t i = 0; i < L->rs->nbindings; i++)
+        n += !L->rs->bindings[i].prefill;
     L->rs->rules = miaopi__arena_alloc(&L->rs->pool,
                                        (n ? n : 1) * sizeof(mp_rule));
     if (!L->rs->rules)
@@ -1058,7 +1393,8 @@ static bool load_rules(loader *L, xmlNodePtr root)
             }
         L->rs->nrules++;
     }
-    return ok;
+    L->rs->nuser_rules = L->rs->nrules;
+    return ok && verify_rules(L, first_el(root, "application"));
 }
 
 /* ---- the ruleset element ---- */
@@ -1076,6 +1412,35 @@ static bool load_date_attr(loader *L, xmlNodePtr n, const char *name,
     }
     memcpy(out, v, 10);
     out[10] = '\0';
+    return true;
+}
+
+/* max-age="24h": digits and one unit, s, m, h or d. */
+static bool source_attrs(loader *L, xmlNodePtr s, mp_source *src)
+{
+    src->key_text = attr(L, s, "key");
+    char *ma = attr(L, s, "max-age");
+    if (!ma)
+        return true;
+    size_t n = strlen(ma);
+    int64_t v = 0, unit = 0;
+    for (size_t i = 0; i + 1 < n && v < 100000000; i++)
+        v = (ma[i] >= '0' && ma[i] <= '9') ? v * 10 + (ma[i] - '0') : -1;
+    switch (n > 1 ? ma[n - 1] : 0) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    default: break;
+    }
+    if (v <= 0 || v >= 100000000 || !unit) {
+        diag(L, MIAOPI__D_BAD_ATTRIBUTE, attr_offset(L, s, "max-age"),
+             "max-age=\"%s\" must be a positive number followed by s, m, h "
+             "or d (e.g. 24h)",
+             ma);
+        return false;
+    }
+    src->max_age_s = v * unit;
     return true;
 }
 
@@ -1101,6 +1466,10 @@ static bool load_sources(loader *L, xmlNodePtr root)
         src.title = t ? content(L, t) : NULL;
         if (!check_name(L, s, src.name, "source") ||
             !load_schema(L, s, &src.schema, true, 0)) {
+            ok = false;
+            continue;
+        }
+        if (!source_attrs(L, s, &src)) {
             ok = false;
             continue;
         }
@@ -1138,6 +1507,8 @@ static bool load_root(loader *L, xmlNodePtr root)
     rs->version = attr(L, root, "version");
     if (!rs->id || !rs->version)
         return nomem(L);
+    char *sel = attr(L, root, "select-by");
+    rs->select_by_filing = sel && strcmp(sel, "filing-date") == 0;
     char *lang = attr(L, root, "default-lang");
     rs->default_lang = lang && strcmp(lang, "en") == 0 ? MP_LANG_EN
                                                         : MP_LANG_ZH;
@@ -1167,7 +1538,9 @@ static bool load_root(loader *L, xmlNodePtr root)
     ok = load_context(L, root) && ok;
     if (!ok)
         return false;
-    ok = load_constants(L, root);
+    ok = load_source_keys(L, root);
+    ok = load_bindings(L, first_el(root, "application")) && ok;
+    ok = load_constants(L, root) && ok;
     ok = load_tables(L, root) && ok;
     if (!ok)
         return false;

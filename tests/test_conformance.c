@@ -148,9 +148,10 @@ static bool has_rules_xml(const char *dir, const char *name)
     return has_file(dir, name, "rules.xml");
 }
 
+/* A bundled ruleset with per-case expectations (rules/NAME/cases/). */
 static bool has_ruleset_xml(const char *dir, const char *name)
 {
-    return has_file(dir, name, "ruleset.xml");
+    return has_file(dir, name, "ruleset.xml") && has_file(dir, name, "cases");
 }
 
 /* "MIAOPI-E012" and "MIAOPI-E12" name the same diagnostic: compare the
