@@ -5,23 +5,37 @@
 #include <string.h>
 
 static const char usage_eval[] =
-    "usage: miaopi eval -r RULES.xml [--lang zh-CN|en] [--json] CASE.json\n"
+    "usage: miaopi eval -r RULES.xml [--lang zh-CN|en] [--json] [--trace]\n"
+    "                   CASE.json\n"
+    "       miaopi eval -r RULES.xml --batch CASES.jsonl [--trace]\n"
     "\n"
     "Decide one case (JSON: application, sources, context) and print the\n"
     "decision, the reasons with their legal basis, and each rule's status.\n"
     "CASE.json may be - for standard input.\n"
+    "\n"
+    "With --batch, read one case per line (JSON Lines; - for standard\n"
+    "input) and write one JSON decision per line, in input order, each with\n"
+    "its input \"line\" number. A line that cannot be decided gives\n"
+    "{\"line\": N, \"error\": MESSAGE, \"code\": \"MIAOPI_E...\"} and the run\n"
+    "goes on; blank lines are skipped. A progress bar (on a terminal) and a\n"
+    "summary go to standard error.\n"
     "\n"
     "Options:\n"
     "  -r, --rules FILE   the rule file (required)\n"
     "  -l, --lang LANG    zh-CN (default) or en, for messages\n"
     "      --json         print one JSON object instead of text\n"
     "      --pretty       indent the JSON\n"
+    "      --trace        show, for each rule, the sub-expressions and the\n"
+    "                     values they had (personal data masked)\n"
+    "      --batch FILE   decide every case of a JSON Lines file\n"
+    "      --color=WHEN   for rule-file errors: auto (default), always, never\n"
     "      --ignore-effective-dates\n"
     "                     evaluate even outside the ruleset's effective range\n"
     "  -h, --help         show this help\n"
     "\n"
-    "Exit status: 0 a decision was made (APPROVE, REJECT or ESCALATE),\n"
-    "2 on any error.\n";
+    "Exit status: 0 a decision was made (APPROVE, REJECT or ESCALATE);\n"
+    "with --batch, 0 every line was decided, 1 some lines were error\n"
+    "records; 2 on any other error.\n";
 
 /* ---- eval ---- */
 
@@ -91,10 +105,69 @@ static void print_text(const miaopi_decision *d, const char *lang)
     }
 }
 
+/* One line per sub-expression, indented by depth, in the order the rules
+ * evaluated them. */
+static void print_expr_text(const char *s)
+{
+    /* Expressions may span lines in the rule file: show them on one. */
+    bool space = false;
+    for (; *s; s++) {
+        if (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r') {
+            space = true;
+            continue;
+        }
+        if (space)
+            putchar(' ');
+        space = false;
+        putchar(*s);
+    }
+}
+
+static void print_trace(const miaopi_decision *d)
+{
+    size_t n = miaopi_decision_trace_count(d);
+    printf("\nTrace:\n");
+    size_t last_rule = (size_t)-1;
+    for (size_t i = 0; i < n; i++) {
+        miaopi_trace_step t = MIAOPI_TRACE_STEP_INIT;
+        if (miaopi_decision_trace(&t, d, i) != MIAOPI_OK)
+            continue;
+        if (t.rule != last_rule) {
+            miaopi_rule_result r = MIAOPI_RULE_RESULT_INIT;
+            miaopi_decision_rule(&r, d, t.rule);
+            printf("  %s: %s\n", t.rule_id, miaopi_rule_status_name(r.status));
+            last_rule = t.rule;
+        }
+        if (t.depth == 0)
+            printf("    %s ", t.part == MIAOPI_TRACE_WHEN ? "when" : "require");
+        else
+            printf("    %*s", 2 * t.depth + (t.part == MIAOPI_TRACE_WHEN
+                                                 ? 5 : 8), "");
+        print_expr_text(t.expr);
+        if (t.known)
+            printf("  → %s\n", t.value);
+        else
+            printf("  → UNKNOWN (%s)\n", t.unknown_reason);
+    }
+}
+
+/* Rule-file errors, with the source line and a caret; warnings are for
+ * miaopi check. */
+static void print_load_diag(const miaopi_diagnostic *diag, void *payload)
+{
+    int *count = payload;
+    if (diag->severity != MIAOPI_SEVERITY_ERROR)
+        return;
+    (*count)++;
+    cli_print_diag(diag);
+}
+
 int cmd_eval(int argc, char **argv)
 {
     const char *rules = NULL, *case_path = NULL, *lang = "zh-CN";
-    bool json = false, pretty = false, ignore_dates = false;
+    const char *batch = NULL;
+    bool json = false, pretty = false, ignore_dates = false, trace = false;
+    cli_color_set("auto");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_is_help(a)) {
@@ -118,6 +191,20 @@ int cmd_eval(int argc, char **argv)
             json = pretty = true;
         } else if (strcmp(a, "--ignore-effective-dates") == 0) {
             ignore_dates = true;
+        } else if (strcmp(a, "--trace") == 0) {
+            trace = true;
+        } else if (strcmp(a, "--batch") == 0) {
+            if (++i >= argc)
+                return cli_usage_error(usage_eval, "a file must follow", a);
+            batch = argv[i];
+        } else if (strncmp(a, "--batch=", 8) == 0) {
+            batch = a + 8;
+        } else if (strncmp(a, "--color=", 8) == 0 ||
+                   strncmp(a, "--colour=", 9) == 0) {
+            if (!cli_color_set(strchr(a, '=') + 1))
+                return cli_usage_error(usage_eval,
+                                       "--color takes auto, always or never:",
+                                       a);
         } else if (a[0] == '-' && a[1]) {
             return cli_usage_error(usage_eval, "unknown option", a);
         } else if (!case_path) {
@@ -128,7 +215,10 @@ int cmd_eval(int argc, char **argv)
     }
     if (!rules)
         return cli_usage_error(usage_eval, "-r RULES.xml is required", NULL);
-    if (!case_path)
+    if (batch && case_path)
+        return cli_usage_error(usage_eval, "--batch takes no case file:",
+                               case_path);
+    if (!case_path && !batch)
         return cli_usage_error(usage_eval, "no case file given", NULL);
     if (strcmp(lang, "zh-CN") != 0 && strcmp(lang, "en") != 0)
         return cli_usage_error(usage_eval, "unknown language (use zh-CN or en):",
@@ -138,27 +228,39 @@ int cmd_eval(int argc, char **argv)
     miaopi_case *c = NULL;
     miaopi_decision *d = NULL;
     miaopi_error err;
-    if (miaopi_ruleset_load_file(&rs, rules, NULL, &err) != MIAOPI_OK) {
-        cli_print_error(rules, &err);
+    int shown = 0;
+    miaopi_load_options lo = MIAOPI_LOAD_OPTIONS_INIT;
+    lo.on_diagnostic = print_load_diag;
+    lo.payload = &shown;
+    if (miaopi_ruleset_load_file(&rs, rules, &lo, &err) != MIAOPI_OK) {
+        if (!shown)
+            cli_print_error(rules, &err);
+        goto out;
+    }
+    miaopi_eval_options eo = MIAOPI_EVAL_OPTIONS_INIT;
+    eo.ignore_effective_dates = ignore_dates;
+    if (batch) {
+        status = cli_eval_batch(batch, rs, &eo, lang, trace);
         goto out;
     }
     if (cli_load_case(case_path, &c, &err) != MIAOPI_OK) {
         cli_print_error(case_path, &err);
         goto out;
     }
-    if (miaopi_decision_new(&d) != MIAOPI_OK) {
+    if (miaopi_decision_new(&d) != MIAOPI_OK ||
+        (trace && miaopi_decision_set_trace(d, 1) != MIAOPI_OK)) {
         fprintf(stderr, "%s: out of memory\n", cli_prog);
         goto out;
     }
-    miaopi_eval_options eo = MIAOPI_EVAL_OPTIONS_INIT;
-    eo.ignore_effective_dates = ignore_dates;
     if (miaopi_evaluate(d, rs, c, &eo, &err) != MIAOPI_OK) {
         cli_print_error(case_path, &err);
         goto out;
     }
     if (json) {
         char *s = NULL;
-        unsigned flags = MIAOPI_JSON_REASONS | (pretty ? MIAOPI_JSON_PRETTY : 0);
+        unsigned flags = MIAOPI_JSON_REASONS |
+                         (pretty ? MIAOPI_JSON_PRETTY : 0) |
+                         (trace ? MIAOPI_JSON_TRACE : 0);
         if (miaopi_decision_to_json(&s, d, lang, flags) != MIAOPI_OK) {
             fprintf(stderr, "%s: cannot serialise the decision\n", cli_prog);
             goto out;
@@ -167,12 +269,15 @@ int cmd_eval(int argc, char **argv)
         miaopi_free(s);
     } else {
         print_text(d, lang);
+        if (trace)
+            print_trace(d);
     }
     status = fflush(stdout) == 0 ? 0 : EXIT_ERROR;
 out:
     miaopi_decision_free(d);
     miaopi_case_free(c);
     miaopi_ruleset_unref(rs);
+    cli_diag_reset();
     return status;
 }
 

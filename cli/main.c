@@ -17,6 +17,8 @@ static const char usage_main[] =
     "Commands:\n"
     "  check RULES.xml...          validate rule files; print diagnostics\n"
     "  eval -r RULES.xml CASE.json decide a case and explain the decision\n"
+    "  test SUITE.json... | DIR    run test suites (every *.test.json in DIR)\n"
+    "  expr [-r RULES.xml] EXPR    evaluate one expression\n"
     "\n"
     "Options:\n"
     "  -h, --help                  show help (also: miaopi COMMAND --help)\n"
@@ -32,6 +34,8 @@ static const struct command {
 } commands[] = {
     {"check", cmd_check},
     {"eval", cmd_eval},
+    {"test", cmd_test},
+    {"expr", cmd_expr},
 };
 
 int main(int argc, char **argv)
