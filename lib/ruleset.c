@@ -277,6 +277,19 @@ static long attr_offset(const loader *L, const xmlNode *n, const char *name)
     return start;
 }
 
+/* Offset of the value of attribute `name` (after its opening quote). */
+static long attr_value_offset(const loader *L, const xmlNode *n,
+                              const char *name)
+{
+    long a = attr_offset(L, n, name), end = node_tag_end(n);
+    if (a < 0 || end < 0 || a == node_start(n))
+        return a;
+    for (long i = a; i < end; i++)
+        if (L->data[i] == '"' || L->data[i] == '\'')
+            return i + 1;
+    return a;
+}
+
 /* Strip libxml2's trailing newline from its messages. */
 static void clean_message(const char *in, char *out, size_t size)
 {
@@ -570,7 +583,7 @@ static bool load_schema(loader *L, xmlNodePtr parent, mp_schema *out,
         field->name = attr(L, f, "name");
         field->title = attr(L, f, "title");
         field->line = f->line;
-        field->offset = attr_offset(L, f, "name");
+        field->offset = attr_value_offset(L, f, "name");
         char *req = attr(L, f, "required");
         field->required = req && strcmp(req, "true") == 0;
         field->pii = pii_class(attr(L, f, "pii"));
@@ -1054,7 +1067,8 @@ static bool load_rules(loader *L, xmlNodePtr root)
             }
         for (size_t i = 0; i < L->rs->nrules; i++)
             if (strcmp(L->rs->rules[i].code, r->code) == 0) {
-                diag(L, MIAOPI__D_DUPLICATE_CODE, attr_offset(L, rn, "code"),
+                diag(L, MIAOPI__D_DUPLICATE_CODE,
+                     attr_value_offset(L, rn, "code"),
                      "reason code '%s' is also reported by rule '%s' "
                      "(line %d); a reader cannot tell the two apart",
                      r->code, L->rs->rules[i].id, L->rs->rules[i].line);
