@@ -952,6 +952,17 @@ static mp_node *parse_call(mp_compiler *c, token name)
     if (tok_is(c, name, "present"))
         return parse_present(c, name);
     const mp_builtin *fn = mp_builtin_find(s, name.len);
+    if (!fn && find_table(c->rs, s, name.len)) {
+        report(c, MIAOPI__D_SYNTAX, name.start,
+               "'%.*s' is a table: look a key up with %.*s[KEY]",
+               (int)name.len, s, (int)name.len, s);
+        return NULL;
+    }
+    if (!fn && find_constant(c->rs, s, name.len)) {
+        report(c, MIAOPI__D_SYNTAX, name.start,
+               "'%.*s' is a constant, not a function", (int)name.len, s);
+        return NULL;
+    }
     if (!fn) {
         const char *sug = mp_builtin_suggest(s, name.len);
         report(c, MIAOPI__D_UNKNOWN_FUNCTION, name.start,

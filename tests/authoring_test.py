@@ -241,6 +241,17 @@ check("expr syntax error", rc == 1 and "[MIAOPI-E11]" in err and
 rc, out, err = run("expr", "--color=always", "agee(1)")
 check("expr colour", rc == 1 and "\033[" in err and "did you mean 'age'" in
       err, err)
+for text, msg in (
+        ('age_limit("本科")', "'age_limit' is a table: look a key up with "
+                              "age_limit[KEY]"),
+        ("eligible_degrees(1)", "'eligible_degrees' is a constant, not a "
+                                "function"),
+        ('age_limt["本科"]', "did you mean 'age_limit'?"),
+        ("eligble_degrees", "did you mean 'eligible_degrees'?"),
+        ("hukuo.name", "did you mean 'hukou'?"),
+        ("id_valid", "'id_valid' is a function; call it as id_valid(...)")):
+    rc, out, err = run("expr", "-r", RULES, text)
+    check("expr suggests: " + text, rc == 1 and msg in err, err)
 rc, out, err = run("expr", "degree")
 check("expr empty scope", rc == 1 and "unknown name 'degree'" in err, err)
 for args in ([], ["1", "2"], ["-r"], ["--bogus", "1"]):
