@@ -549,9 +549,10 @@ MIAOPI_EXTERN int miaopi_expr_eval(miaopi_value_info *out,
  * each miaopi_evaluate into @p d also records, for every rule, the
  * sub-expressions of its when and require that were evaluated and the
  * values they had (short-circuited operands are left out; the bodies of
- * any/all/count are shown as their result). Tracing costs nothing per rule
- * when off; when on, it re-walks each rule's expressions after the
- * decision is made, so the decision itself is unchanged.
+ * any/all/count are shown as their result; at most 24 levels and 256
+ * steps per expression are shown). Tracing costs nothing per rule when
+ * off; when on, it re-walks each rule's expressions after the decision is
+ * made, so the decision itself is unchanged.
  * @return 0; MIAOPI_EINVAL; MIAOPI_ENOMEM.
  * @since 0.2
  */

@@ -202,20 +202,45 @@ typedef struct walker {
     const char *rule_id;
     miaopi_trace_part part;
     const char *text;
+    int budget; /* steps this expression may still record */
 } walker;
 
+/* Re-walking costs one evaluation per level of nesting, so a deep chain
+ * (a + b + c + … in a hostile file) would be quadratic: show at most this
+ * many levels and steps per expression. */
+#define TRACE_MAX_DEPTH 24
+#define TRACE_MAX_STEPS 256
+
+/* Is s[0..n) one literal token: a number, a quoted string, a list
+ * literal, true or false? */
+static bool one_literal(const char *s, size_t n)
+{
+    if (n == 0)
+        return false;
+    if (s[0] == '"' || s[0] == '\'') {
+        size_t i = 1;
+        while (i < n && s[i] != s[0])
+            i += s[i] == '\\' ? 2 : 1;
+        return i == n - 1;
+    }
+    if (s[0] == '[')
+        return s[n - 1] == ']';
+    if ((n == 4 && memcmp(s, "true", 4) == 0) ||
+        (n == 5 && memcmp(s, "false", 5) == 0))
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
+              (i == 0 && s[i] == '-')))
+            return false;
+    return true;
+}
+
 /* Plain literals ("x", 35, [1, 2], true) say nothing their text does not;
- * named constants and folded calls do, so those are shown. */
+ * named constants and folded expressions do, so those are shown. */
 static bool plain_literal(const walker *w, const mp_node *n)
 {
-    if (n->op != MP_OP_LIT)
-        return false;
-    char ch = w->text[n->start];
-    if (ch == '"' || ch == '\'' || ch == '[' || ch == '-' ||
-        (ch >= '0' && ch <= '9'))
-        return true;
-    return (n->len == 4 && memcmp(w->text + n->start, "true", 4) == 0) ||
-           (n->len == 5 && memcmp(w->text + n->start, "false", 5) == 0);
+    return n->op == MP_OP_LIT &&
+           one_literal(w->text + n->start, (size_t)n->len);
 }
 
 static void record(walker *w, const mp_node *n, const mp_value *v,
@@ -267,9 +292,11 @@ static mp_value walk(walker *w, const mp_node *n, int depth)
 {
     mp_value v, x;
     mp_eval_node(w->ev, n, &v);
-    if (plain_literal(w, n))
+    if (depth > 0 && plain_literal(w, n))
         return v;
     record(w, n, &v, depth);
+    if (depth >= TRACE_MAX_DEPTH || --w->budget <= 0)
+        return v;
     switch (n->op) {
     case MP_OP_AND:
     case MP_OP_OR:
@@ -319,7 +346,8 @@ void miaopi__trace_all(mp_aux *a, miaopi_decision *d, mp_eval *ev,
     miaopi__arena_reset(&a->arena);
     for (size_t i = 0; i < rs->nrules; i++) {
         const mp_rule *r = &rs->rules[i];
-        walker w = {a, d, ev, i, r->id, MIAOPI_TRACE_WHEN, r->when_text};
+        walker w = {a, d, ev, i, r->id, MIAOPI_TRACE_WHEN, r->when_text,
+                    TRACE_MAX_STEPS};
         if (r->when) {
             mp_value v = walk(&w, r->when, 0);
             if (MP_IS_UNKNOWN(&v) || !v.u.b)
@@ -327,6 +355,7 @@ void miaopi__trace_all(mp_aux *a, miaopi_decision *d, mp_eval *ev,
         }
         w.part = MIAOPI_TRACE_REQUIRE;
         w.text = r->require_text;
+        w.budget = TRACE_MAX_STEPS;
         walk(&w, r->require, 0);
     }
 }
