@@ -321,6 +321,19 @@ for p in all_cases:
         if not s["known"]:
             check("trace unknown reason", s.get("unknown"), s)
 check("trace saw a not-applicable rule", na_checked > 0)
+with tempfile.TemporaryDirectory() as tmp:
+    # A long chain is traced to a bounded depth and number of steps.
+    deep = os.path.join(tmp, "deep.xml")
+    write(deep, open(RULES, encoding="utf-8").read().replace(
+        'shebao.months_paid ge 1</require>',
+        " + ".join(["shebao.months_paid"] * 300) + " ge 1</require>"))
+    rc, out, err = run("eval", "-r", deep, case("approve"), "--json",
+                       "--trace")
+    steps = [s for s in json.loads(out)["trace"]
+             if s["rule"] == "shebao-shenzhen"] if rc == 0 else []
+    check("trace bounded", rc == 0 and steps and
+          max(s["depth"] for s in steps) <= 24 and len(steps) <= 256,
+          err)
 
 # ---------------------------------------------------------------- batch
 with tempfile.TemporaryDirectory() as tmp:
