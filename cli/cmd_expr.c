@@ -101,6 +101,18 @@ static void print_compile_error(const char *text, const miaopi_error *err)
     cli_show_source(stderr, text, strlen(text), err->line, err->column);
 }
 
+static void print_warnings(const char *text, const miaopi_expr *e)
+{
+    miaopi_error w;
+    for (size_t i = 0; miaopi_expr_warning(&w, e, i) == MIAOPI_OK; i++) {
+        fprintf(stderr, "%s<expr>:%d:%d: %swarning:%s %s%s%s [%s]\n",
+                cli_sgr("\033[1m"), w.line, w.column,
+                cli_sgr("\033[1;35m"), cli_sgr("\033[0m"),
+                cli_sgr("\033[1m"), w.message, cli_sgr("\033[0m"), w.id);
+        cli_show_source(stderr, text, strlen(text), w.line, w.column);
+    }
+}
+
 static int print_json(const char *text, const miaopi_value_info *v)
 {
     json_t *o = json_pack("{s:s, s:s, s:b, s:s}", "expr", text, "type",
@@ -158,6 +170,7 @@ int cmd_expr(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", cli_prog, miaopi_strerror(rc));
         goto out;
     }
+    print_warnings(x.text, e);
     miaopi_value_info v = MIAOPI_VALUE_INFO_INIT;
     if (miaopi_expr_eval(&v, d, e, c, &err) != MIAOPI_OK) {
         cli_print_error("<expr>", &err);

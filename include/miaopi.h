@@ -506,6 +506,17 @@ MIAOPI_EXTERN void miaopi_expr_free(miaopi_expr *e);
 MIAOPI_EXTERN const char *miaopi_expr_type(const miaopi_expr *e);
 
 /**
+ * Warning @p index (0-based) found while compiling @p e, e.g. a format
+ * regex without ^...$ (MIAOPI-E31), in @p out: id, message, and line,
+ * column and byte offset within the expression text; out->code is 0.
+ * At most 8 are kept.
+ * @return 0; MIAOPI_ENOTFOUND when there is no such warning; MIAOPI_EINVAL.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_expr_warning(miaopi_error *out,
+                                      const miaopi_expr *e, size_t index);
+
+/**
  * A value as a rule author sees it. Strings are borrowed from the
  * decision object that produced them, valid until its next use.
  * @since 0.2

@@ -43,10 +43,22 @@ struct mp_aux {
     miaopi__buf scratch;
 };
 
+#define EXPR_MAX_WARNINGS 8
+
+typedef struct expr_warning {
+    miaopi__diag_id id;
+    int offset;
+    char msg[400];
+} expr_warning;
+
 struct miaopi_expr {
     miaopi_ruleset *scope; /* own reference */
     mp_node *root;
     const char *type;
+    const char *text;      /* in the scope's pool, for warning positions */
+    size_t len;
+    expr_warning warnings[EXPR_MAX_WARNINGS];
+    size_t nwarnings;
 };
 
 mp_aux *miaopi__aux_new(void)
@@ -478,6 +490,7 @@ typedef struct expr_error {
     int offset;
     char msg[400];
     bool seen;
+    miaopi_expr *expr; /* collects the warnings */
 } expr_error;
 
 static void on_expr_error(void *payload, miaopi__diag_id id, int offset,
@@ -485,8 +498,18 @@ static void on_expr_error(void *payload, miaopi__diag_id id, int offset,
 {
     expr_error *e = payload;
     if (id != MIAOPI__D_NONE &&
-        miaopi__diag_severity(id) != MIAOPI_SEVERITY_ERROR)
-        return; /* warnings do not stop a stand-alone expression */
+        miaopi__diag_severity(id) != MIAOPI_SEVERITY_ERROR) {
+        /* Warnings do not stop a stand-alone expression; they are kept
+         * for miaopi_expr_warning. */
+        miaopi_expr *x = e->expr;
+        if (x->nwarnings < EXPR_MAX_WARNINGS) {
+            expr_warning *w = &x->warnings[x->nwarnings++];
+            w->id = id;
+            w->offset = offset;
+            snprintf(w->msg, sizeof(w->msg), "%s", msg);
+        }
+        return;
+    }
     if (e->seen)
         return;
     e->seen = true;
@@ -553,6 +576,9 @@ int miaopi_expr_compile(miaopi_expr **out, const miaopi_ruleset *rs,
     }
     expr_error ee;
     memset(&ee, 0, sizeof(ee));
+    ee.expr = e;
+    e->text = src;
+    e->len = len;
     mp_compiler c;
     memset(&c, 0, sizeof(c));
     c.rs = e->scope;
@@ -594,6 +620,24 @@ void miaopi_expr_free(miaopi_expr *e)
 const char *miaopi_expr_type(const miaopi_expr *e)
 {
     return e ? e->type : NULL;
+}
+
+int miaopi_expr_warning(miaopi_error *out, const miaopi_expr *e,
+                        size_t index)
+{
+    if (!out || !e)
+        return MIAOPI_EINVAL;
+    if (index >= e->nwarnings)
+        return MIAOPI_ENOTFOUND;
+    const expr_warning *w = &e->warnings[index];
+    miaopi__error_set(out, MIAOPI_OK, "%s", w->msg);
+    snprintf(out->id, sizeof(out->id), "%s", miaopi__diag_id_string(w->id));
+    size_t off = w->offset < 0 ? 0 : (size_t)w->offset;
+    if (off > e->len)
+        off = e->len;
+    text_position(e->text, e->len, off, &out->line, &out->column);
+    out->offset = (long)off;
+    return MIAOPI_OK;
 }
 
 int miaopi_expr_eval(miaopi_value_info *out, miaopi_decision *work,

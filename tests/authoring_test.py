@@ -252,6 +252,13 @@ for text, msg in (
         ("id_valid", "'id_valid' is a function; call it as id_valid(...)")):
     rc, out, err = run("expr", "-r", RULES, text)
     check("expr suggests: " + text, rc == 1 and msg in err, err)
+rc, out, err = run("expr", "--color=never",
+                   'matches("a1234567", "\\\\d{6}")')
+check("expr warns unanchored regex", rc == 0 and out == "true (boolean)\n"
+      and "<expr>:1:21: warning:" in err and "[MIAOPI-E31]" in err and
+      "|" + " " * 21 + "^" in err, out + err)
+rc, out, err = run("expr", 'matches("123456", "^\\\\d{6}$")')
+check("expr anchored regex quiet", rc == 0 and not err, err)
 rc, out, err = run("expr", "degree")
 check("expr empty scope", rc == 1 and "unknown name 'degree'" in err, err)
 for args in ([], ["1", "2"], ["-r"], ["--bogus", "1"]):

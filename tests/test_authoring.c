@@ -146,7 +146,18 @@ START_TEST(test_authoring_expr__errors)
                      MIAOPI_EINVAL);
     ck_assert_int_eq(miaopi_expr_compile(&e, NULL, NULL, 1, NULL),
                      MIAOPI_EINVAL);
+    const char *re = "matches(\"x\", \"[0-9]{6}\")";
+    ck_assert_int_eq(miaopi_expr_compile(&e, NULL, re, strlen(re), &err),
+                     MIAOPI_OK);
+    ck_assert_int_eq(miaopi_expr_warning(&err, e, 0), MIAOPI_OK);
+    ck_assert_str_eq(err.id, "MIAOPI-E31");
+    ck_assert_int_eq(err.line, 1);
+    ck_assert_int_eq(err.column, 14);
+    ck_assert_int_eq(miaopi_expr_warning(&err, e, 1), MIAOPI_ENOTFOUND);
+    ck_assert_int_eq(miaopi_expr_warning(NULL, e, 0), MIAOPI_EINVAL);
+    miaopi_expr_free(e);
     ck_assert_int_eq(miaopi_expr_compile(&e, NULL, "1", 1, NULL), MIAOPI_OK);
+    ck_assert_int_eq(miaopi_expr_warning(&err, e, 0), MIAOPI_ENOTFOUND);
     miaopi_value_info v = MIAOPI_VALUE_INFO_INIT;
     ck_assert_int_eq(miaopi_expr_eval(&v, NULL, e, NULL, NULL),
                      MIAOPI_EINVAL);
