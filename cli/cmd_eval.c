@@ -6,11 +6,20 @@
 #include <sys/stat.h>
 
 static const char usage_eval[] =
-    "usage: miaopi eval -r RULES.xml|DIR [--lang zh-CN|en] [--json] CASE.json\n"
+    "usage: miaopi eval -r RULES.xml|DIR [--lang zh-CN|en] [--json] [--trace]\n"
+    "                   CASE.json\n"
+    "       miaopi eval -r RULES.xml|DIR --batch CASES.jsonl [--trace]\n"
     "\n"
     "Decide one case (JSON: application, sources, context) and print the\n"
     "decision, the reasons with their legal basis, and each rule's status.\n"
     "CASE.json may be - for standard input.\n"
+    "\n"
+    "With --batch, read one case per line (JSON Lines; - for standard\n"
+    "input) and write one JSON decision per line, in input order, each with\n"
+    "its input \"line\" number. A line that cannot be decided gives\n"
+    "{\"line\": N, \"error\": MESSAGE, \"code\": \"MIAOPI_E...\"} and the run\n"
+    "goes on; blank lines are skipped. A progress bar (on a terminal) and a\n"
+    "summary go to standard error.\n"
     "\n"
     "Options:\n"
     "  -r, --rules FILE   the rule file, or a directory of rule files: the\n"
@@ -22,6 +31,10 @@ static const char usage_eval[] =
     "  -l, --lang LANG    zh-CN (default) or en, for messages\n"
     "      --json         print one JSON object instead of text\n"
     "      --pretty       indent the JSON\n"
+    "      --trace        show, for each rule, the sub-expressions and the\n"
+    "                     values they had (personal data masked)\n"
+    "      --batch FILE   decide every case of a JSON Lines file\n"
+    "      --color=WHEN   for rule-file errors: auto (default), always, never\n"
     "      --ignore-effective-dates\n"
     "                     evaluate even outside the ruleset's effective range\n"
     "      --log FILE     append the decision to a hash-chained decision log\n"
@@ -36,8 +49,9 @@ static const char usage_eval[] =
     "                     the decision's id (default: a random UUID)\n"
     "  -h, --help         show this help\n"
     "\n"
-    "Exit status: 0 a decision was made (APPROVE, REJECT or ESCALATE),\n"
-    "2 on any error.\n";
+    "Exit status: 0 a decision was made (APPROVE, REJECT or ESCALATE);\n"
+    "with --batch, 0 every line was decided, 1 some lines were error\n"
+    "records; 2 on any other error.\n";
 
 /* ---- eval ---- */
 
@@ -128,14 +142,73 @@ static void print_text(const miaopi_decision *d, const char *lang)
     print_sources(d, zh);
 }
 
+/* One line per sub-expression, indented by depth, in the order the rules
+ * evaluated them. */
+static void print_expr_text(const char *s)
+{
+    /* Expressions may span lines in the rule file: show them on one. */
+    bool space = false;
+    for (; *s; s++) {
+        if (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r') {
+            space = true;
+            continue;
+        }
+        if (space)
+            putchar(' ');
+        space = false;
+        putchar(*s);
+    }
+}
+
+static void print_trace(const miaopi_decision *d)
+{
+    size_t n = miaopi_decision_trace_count(d);
+    printf("\nTrace:\n");
+    size_t last_rule = (size_t)-1;
+    for (size_t i = 0; i < n; i++) {
+        miaopi_trace_step t = MIAOPI_TRACE_STEP_INIT;
+        if (miaopi_decision_trace(&t, d, i) != MIAOPI_OK)
+            continue;
+        if (t.rule != last_rule) {
+            miaopi_rule_result r = MIAOPI_RULE_RESULT_INIT;
+            miaopi_decision_rule(&r, d, t.rule);
+            printf("  %s: %s\n", t.rule_id, miaopi_rule_status_name(r.status));
+            last_rule = t.rule;
+        }
+        if (t.depth == 0)
+            printf("    %s ", t.part == MIAOPI_TRACE_WHEN ? "when" : "require");
+        else
+            printf("    %*s", 2 * t.depth + (t.part == MIAOPI_TRACE_WHEN
+                                                 ? 5 : 8), "");
+        print_expr_text(t.expr);
+        if (t.known)
+            printf("  → %s\n", t.value);
+        else
+            printf("  → UNKNOWN (%s)\n", t.unknown_reason);
+    }
+}
+
+/* Rule-file errors, with the source line and a caret; warnings are for
+ * miaopi check. */
+static void print_load_diag(const miaopi_diagnostic *diag, void *payload)
+{
+    int *count = payload;
+    if (diag->severity != MIAOPI_SEVERITY_ERROR)
+        return;
+    (*count)++;
+    cli_print_diag(diag);
+}
+
 int cmd_eval(int argc, char **argv)
 {
     const char *rules = NULL, *case_path = NULL, *lang = "zh-CN", *id = NULL;
-    bool json = false, pretty = false, ignore_dates = false;
+    const char *batch = NULL;
+    bool json = false, pretty = false, ignore_dates = false, trace = false;
     const char *log_path = NULL, *key_path = NULL, *shadow_path = NULL;
     const char *decision_id = NULL;
     miaopi_log_options lo = MIAOPI_LOG_OPTIONS_INIT;
     double spot_rate = 0;
+    cli_color_set("auto");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_is_help(a)) {
@@ -199,6 +272,20 @@ int cmd_eval(int argc, char **argv)
                 return cli_usage_error(usage_eval, "--spot-check takes a "
                                                    "fraction from 0 to 1, not",
                                        argv[i]);
+        } else if (strcmp(a, "--trace") == 0) {
+            trace = true;
+        } else if (strcmp(a, "--batch") == 0) {
+            if (++i >= argc)
+                return cli_usage_error(usage_eval, "a file must follow", a);
+            batch = argv[i];
+        } else if (strncmp(a, "--batch=", 8) == 0) {
+            batch = a + 8;
+        } else if (strncmp(a, "--color=", 8) == 0 ||
+                   strncmp(a, "--colour=", 9) == 0) {
+            if (!cli_color_set(strchr(a, '=') + 1))
+                return cli_usage_error(usage_eval,
+                                       "--color takes auto, always or never:",
+                                       a);
         } else if (a[0] == '-' && a[1]) {
             return cli_usage_error(usage_eval, "unknown option", a);
         } else if (!case_path) {
@@ -209,7 +296,10 @@ int cmd_eval(int argc, char **argv)
     }
     if (!rules)
         return cli_usage_error(usage_eval, "-r RULES.xml is required", NULL);
-    if (!case_path)
+    if (batch && case_path)
+        return cli_usage_error(usage_eval, "--batch takes no case file:",
+                               case_path);
+    if (!case_path && !batch)
         return cli_usage_error(usage_eval, "no case file given", NULL);
     if (strcmp(lang, "zh-CN") != 0 && strcmp(lang, "en") != 0)
         return cli_usage_error(usage_eval, "unknown language (use zh-CN or en):",
@@ -223,23 +313,21 @@ int cmd_eval(int argc, char **argv)
     miaopi_case *c = NULL;
     miaopi_decision *d = NULL;
     miaopi_error err;
+    int shown = 0;
+    miaopi_load_options load_opts = MIAOPI_LOAD_OPTIONS_INIT;
+    load_opts.on_diagnostic = print_load_diag;
+    load_opts.payload = &shown;
     struct stat sb;
     if (stat(rules, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        if (miaopi_registry_load(&reg, rules, NULL, &err) != MIAOPI_OK) {
-            cli_print_error(rules, &err);
+        if (miaopi_registry_load(&reg, rules, &load_opts, &err) != MIAOPI_OK) {
+            if (!shown)
+                cli_print_error(rules, &err);
             goto out;
         }
-    } else if (miaopi_ruleset_load_file(&rs, rules, NULL, &err) !=
+    } else if (miaopi_ruleset_load_file(&rs, rules, &load_opts, &err) !=
                MIAOPI_OK) {
-        cli_print_error(rules, &err);
-        goto out;
-    }
-    if (cli_load_case(case_path, &c, &err) != MIAOPI_OK) {
-        cli_print_error(case_path, &err);
-        goto out;
-    }
-    if (miaopi_decision_new(&d) != MIAOPI_OK) {
-        fprintf(stderr, "%s: out of memory\n", cli_prog);
+        if (!shown)
+            cli_print_error(rules, &err);
         goto out;
     }
     if (shadow_path &&
@@ -248,22 +336,41 @@ int cmd_eval(int argc, char **argv)
         cli_print_error(shadow_path, &err);
         goto out;
     }
+    if (log_path) {
+        if (key_path && cli_read_key(key_path, &key, &lo.key_len) != 0)
+            goto out;
+        lo.key = key;
+        if (miaopi_log_open(&log, log_path, &lo, &err) != MIAOPI_OK) {
+            cli_print_error(log_path, &err);
+            goto out;
+        }
+    }
     miaopi_eval_options eo = MIAOPI_EVAL_OPTIONS_INIT;
     eo.ignore_effective_dates = ignore_dates;
     eo.shadow = shadow;
     eo.spot_check_rate = spot_rate;
     eo.decision_id = decision_id;
+    if (batch) {
+        cli_batch_target target = {rs, reg, id, log};
+        status = cli_eval_batch(batch, &target, &eo, lang, trace);
+        goto out;
+    }
+    if (cli_load_case(case_path, &c, &err) != MIAOPI_OK) {
+        cli_print_error(case_path, &err);
+        goto out;
+    }
+    if (miaopi_decision_new(&d) != MIAOPI_OK ||
+        (trace && miaopi_decision_set_trace(d, 1) != MIAOPI_OK)) {
+        fprintf(stderr, "%s: out of memory\n", cli_prog);
+        goto out;
+    }
     if ((reg ? miaopi_registry_evaluate(d, reg, id, c, &eo, &err)
              : miaopi_evaluate(d, rs, c, &eo, &err)) != MIAOPI_OK) {
         cli_print_error(case_path, &err);
         goto out;
     }
-    if (log_path) {
-        if (key_path && cli_read_key(key_path, &key, &lo.key_len) != 0)
-            goto out;
-        lo.key = key;
-        if (miaopi_log_open(&log, log_path, &lo, &err) != MIAOPI_OK ||
-            miaopi_log_append(log, d, c, NULL, &err) != MIAOPI_OK) {
+    if (log) {
+        if (miaopi_log_append(log, d, c, NULL, &err) != MIAOPI_OK) {
             cli_print_error(log_path, &err);
             goto out;
         }
@@ -276,7 +383,9 @@ int cmd_eval(int argc, char **argv)
     }
     if (json) {
         char *s = NULL;
-        unsigned flags = MIAOPI_JSON_REASONS | (pretty ? MIAOPI_JSON_PRETTY : 0);
+        unsigned flags = MIAOPI_JSON_REASONS |
+                         (pretty ? MIAOPI_JSON_PRETTY : 0) |
+                         (trace ? MIAOPI_JSON_TRACE : 0);
         if (miaopi_decision_to_json(&s, d, lang, flags) != MIAOPI_OK) {
             fprintf(stderr, "%s: cannot serialise the decision\n", cli_prog);
             goto out;
@@ -285,6 +394,8 @@ int cmd_eval(int argc, char **argv)
         miaopi_free(s);
     } else {
         print_text(d, lang);
+        if (trace)
+            print_trace(d);
     }
     status = fflush(stdout) == 0 ? 0 : EXIT_ERROR;
 out:
@@ -295,6 +406,7 @@ out:
     miaopi_case_free(c);
     miaopi_ruleset_unref(rs);
     miaopi_registry_free(reg);
+    cli_diag_reset();
     return status;
 }
 

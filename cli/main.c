@@ -24,6 +24,8 @@ static const char usage_main[] =
     "                              pre-fill an application from the sources\n"
     "  screen -r RULES.xml RECORDS.jsonl\n"
     "                              find who qualifies, and the near misses\n"
+    "  test SUITE.json... | DIR    run test suites (every *.test.json in DIR)\n"
+    "  expr [-r RULES.xml] EXPR    evaluate one expression\n"
     "\n"
     "Options:\n"
     "  -h, --help                  show help (also: miaopi COMMAND --help)\n"
@@ -44,6 +46,8 @@ static const struct command {
     {"log", cmd_log},
     {"prefill", cmd_prefill},
     {"screen", cmd_screen},
+    {"test", cmd_test},
+    {"expr", cmd_expr},
 };
 
 int main(int argc, char **argv)

@@ -1002,6 +1002,161 @@ MIAOPI_EXTERN int miaopi_registry_evaluate(miaopi_decision *out,
                                            const miaopi_case *c,
                                            const miaopi_eval_options *opts,
                                            miaopi_error *err);
+/** @name Authoring: stand-alone expressions and evaluation traces
+ *
+ * What a rule author's tools need: evaluate one expression in a ruleset's
+ * scope ("what does this regex say about this case?"), and see, for each
+ * rule, the sub-expressions and the values they had. Values are shown as
+ * text, masked by the personal-data class of the fields they come from,
+ * exactly as in explanations.
+ * @{ */
+
+/** A compiled stand-alone expression. Immutable once compiled; may be
+ * shared by threads (each evaluates with its own decision object). */
+typedef struct miaopi_expr miaopi_expr;
+
+/**
+ * Compile @p text as an expression in the scope of @p rs: its application,
+ * context and source fields, constants and tables; with @p rs NULL, an
+ * empty scope (literals, builtins and context.decision_date). A constant
+ * sub-expression without a value (`1/0`, `date("2023-02-29")`) is not an
+ * error here: it evaluates to UNKNOWN with its reason.
+ *
+ * @param[out] out  the expression, a new object (free with
+ *                  miaopi_expr_free); NULL on failure
+ * @param[in]  rs   the scope, or NULL; the expression keeps a reference
+ * @param[in]  text the expression, UTF-8; @p len bytes (need not be
+ *                  NUL-terminated)
+ * @param[out] err  on failure: the diagnostic id, message, and the 1-based
+ *                  line and column (in characters) and 0-based byte offset
+ *                  of the error within @p text; file is ""
+ * @return 0; MIAOPI_EEXPR if the expression is invalid; MIAOPI_EINVAL;
+ *         MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_expr_compile(miaopi_expr **out,
+                                      const miaopi_ruleset *rs,
+                                      const char *text, size_t len,
+                                      miaopi_error *err);
+
+/** Free an expression (and its reference to the ruleset). NULL-safe.
+ * @since 0.2 */
+MIAOPI_EXTERN void miaopi_expr_free(miaopi_expr *e);
+
+/** The expression's type, e.g. "integer", "list of string". Borrowed from
+ * @p e. @since 0.2 */
+MIAOPI_EXTERN const char *miaopi_expr_type(const miaopi_expr *e);
+
+/**
+ * Warning @p index (0-based) found while compiling @p e, e.g. a format
+ * regex without ^...$ (MIAOPI-E31), in @p out: id, message, and line,
+ * column and byte offset within the expression text; out->code is 0.
+ * At most 8 are kept.
+ * @return 0; MIAOPI_ENOTFOUND when there is no such warning; MIAOPI_EINVAL.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_expr_warning(miaopi_error *out,
+                                      const miaopi_expr *e, size_t index);
+
+/**
+ * A value as a rule author sees it. Strings are borrowed from the
+ * decision object that produced them, valid until its next use.
+ * @since 0.2
+ */
+typedef struct miaopi_value_info {
+    size_t size;               /**< sizeof(miaopi_value_info), by caller */
+    int known;                 /**< 1 known, 0 UNKNOWN */
+    /** The value: strings in double quotes with JSON escapes, numbers,
+     * true/false, dates as YYYY-MM-DD, lists as [a, b]; personal data
+     * masked by its class. "UNKNOWN" when unknown. */
+    const char *value;
+    const char *type;          /**< "integer", "list of string", ... */
+    /** For UNKNOWN: why, e.g. "application.degree is missing"; else "". */
+    const char *unknown_reason;
+    /** For UNKNOWN: the path that was missing or unavailable, or "". */
+    const char *unknown_path;
+} miaopi_value_info;
+
+#define MIAOPI_VALUE_INFO_INIT { sizeof(miaopi_value_info), 0, 0, 0, 0, 0 }
+
+/**
+ * Evaluate @p e against case @p c (NULL: an empty case, where every path
+ * is missing). The decision date is the case's context.decision_date when
+ * it has a valid one; otherwise context.decision_date is UNKNOWN. The
+ * ruleset's effective dates and required fields are not checked.
+ *
+ * @param[out] out  the value; strings borrowed from @p work
+ * @param[in]  work a decision object used as working memory; afterwards it
+ *                  holds no decision (its outcome reads ESCALATE)
+ * @return 0 (an UNKNOWN value is a result, not an error); MIAOPI_EINVAL;
+ *         MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_expr_eval(miaopi_value_info *out,
+                                   miaopi_decision *work,
+                                   const miaopi_expr *e,
+                                   const miaopi_case *c, miaopi_error *err);
+
+/**
+ * Turn evaluation tracing on (@p enable 1) or off (0) for @p d. While on,
+ * each miaopi_evaluate into @p d also records, for every rule, the
+ * sub-expressions of its when and require that were evaluated and the
+ * values they had (short-circuited operands are left out; the bodies of
+ * any/all/count are shown as their result; at most 24 levels and 256
+ * steps per expression are shown). Tracing costs nothing per rule when
+ * off; when on, it re-walks each rule's expressions after the decision is
+ * made, so the decision itself is unchanged.
+ * @return 0; MIAOPI_EINVAL; MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_decision_set_trace(miaopi_decision *d, int enable);
+
+/** Which expression of a rule a trace step belongs to. @since 0.2 */
+typedef enum miaopi_trace_part {
+    MIAOPI_TRACE_WHEN = 1,
+    MIAOPI_TRACE_REQUIRE = 2
+} miaopi_trace_part;
+
+/**
+ * One step of a trace: a sub-expression and the value it had. Strings are
+ * borrowed from the decision, valid until its next evaluation or free.
+ * @since 0.2
+ */
+typedef struct miaopi_trace_step {
+    size_t size;               /**< sizeof(miaopi_trace_step), by caller */
+    size_t rule;               /**< rule index (ruleset order) */
+    const char *rule_id;
+    miaopi_trace_part part;
+    int depth;                 /**< 0 for the whole when/require */
+    size_t start;              /**< byte offset of the sub-expression in
+                                    the when/require text */
+    size_t length;             /**< its length in bytes */
+    const char *expr;          /**< its source text */
+    int known;                 /**< 1 known, 0 UNKNOWN */
+    const char *value;         /**< as in miaopi_value_info, masked */
+    const char *type;
+    const char *unknown_reason; /**< for UNKNOWN, else "" */
+} miaopi_trace_step;
+
+#define MIAOPI_TRACE_STEP_INIT                                               \
+    { sizeof(miaopi_trace_step), 0, 0, (miaopi_trace_part)0, 0, 0, 0, 0, 0,  \
+      0, 0, 0 }
+
+/** Number of trace steps of the last evaluation (0 when tracing is off or
+ * the evaluation failed). Steps come rule by rule, each expression in
+ * pre-order (an expression before its operands). @since 0.2 */
+MIAOPI_EXTERN size_t miaopi_decision_trace_count(const miaopi_decision *d);
+
+/** Trace step @p index. @return 0; MIAOPI_ENOTFOUND; MIAOPI_EINVAL.
+ * @since 0.2 */
+MIAOPI_EXTERN int miaopi_decision_trace(miaopi_trace_step *out,
+                                        const miaopi_decision *d,
+                                        size_t index);
+
+/** Flag for miaopi_decision_to_json: include "trace", an array of
+ * {rule, part, depth, start, length, expr, value, type, known[, unknown]}
+ * when the decision was traced. @since 0.2 */
+#define MIAOPI_JSON_TRACE 0x4u
 
 /** @} */
 

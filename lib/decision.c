@@ -7,6 +7,7 @@
  * without touching the heap once the buffers have grown.
  */
 #include "model.h"
+#include "authoring.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ struct miaopi_decision {
     bool has_shadow;      /* the last evaluation had a shadow ruleset */
     bool shadow_ok;       /* ... and the candidate decided */
     bool diverged;
+    mp_aux *aux;          /* traces and expressions (authoring.c), or NULL */
 };
 
 int miaopi_decision_new(miaopi_decision **out)
@@ -81,6 +83,7 @@ void miaopi_decision_free(miaopi_decision *d)
     miaopi__buf_free(&d->text);
     miaopi__buf_free(&d->scratch);
     miaopi_decision_free(d->shadow);
+    miaopi__aux_free(d->aux);
     miaopi_ruleset_unref(d->rs);
     miaopi__free(d);
 }
@@ -654,6 +657,9 @@ int miaopi_evaluate(miaopi_decision *out, const miaopi_ruleset *rs,
     for (size_t k = 0; k < out->nreasons; k++)
         if (out->reasons[k] != SIZE_MAX)
             render(out, out->reasons[k]);
+    /* Tracing costs this one test when it is off. */
+    if (out->aux && miaopi__aux_tracing(out->aux))
+        miaopi__trace_all(out->aux, out, &out->ev, rs);
     if (out->ev.nomem) {
         out->outcome = MIAOPI_ESCALATE;
         return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
@@ -908,6 +914,14 @@ int miaopi_decision_to_json(char **out, const miaopi_decision *d,
     json_t *o = miaopi__decision_json(d, lang, flags);
     if (!o)
         return MIAOPI_ENOMEM;
+    if ((flags & MIAOPI_JSON_TRACE) && d->aux &&
+        miaopi__aux_tracing(d->aux)) {
+        json_t *t = miaopi__trace_json(d->aux);
+        if (!t || json_object_set_new(o, "trace", t) != 0) {
+            json_decref(o);
+            return MIAOPI_ENOMEM;
+        }
+    }
     size_t jf = JSON_PRESERVE_ORDER |
                 ((flags & MIAOPI_JSON_PRETTY) ? JSON_INDENT(2) : JSON_COMPACT);
     char *s = json_dumps(o, jf);
@@ -1061,4 +1075,51 @@ int miaopi_decision_fetched_json(char **out, const miaopi_decision *d)
         free(s);
     }
     return *out ? MIAOPI_OK : MIAOPI_ENOMEM;
+}
+/* ---- hooks for authoring.c ---- */
+
+mp_aux *miaopi__decision_aux(miaopi_decision *d, bool create)
+{
+    if (!d->aux && create)
+        d->aux = miaopi__aux_new();
+    return d->aux;
+}
+
+const mp_aux *miaopi__decision_valid_aux(const miaopi_decision *d)
+{
+    return d && d->valid ? d->aux : NULL;
+}
+
+const char *miaopi__decision_why(miaopi_decision *d, mp_why why,
+                                 const mp_node *where)
+{
+    return why_en(d, why, where);
+}
+
+int miaopi__decision_begin_expr(miaopi_decision *d,
+                                const miaopi_ruleset *scope,
+                                const miaopi_case *c, mp_eval **ev)
+{
+    d->valid = false;
+    d->outcome = MIAOPI_ESCALATE;
+    d->nreasons = 0;
+    int rc = prepare(d, scope);
+    if (rc != MIAOPI_OK)
+        return rc;
+    const json_t *root = c ? miaopi__case_root(c) : NULL;
+    d->ev.application = json_object_get(root, "application");
+    d->ev.context = json_object_get(root, "context");
+    d->ev.sources = json_object_get(root, "sources");
+    const json_t *dd = json_object_get(d->ev.context, "decision_date");
+    if (!json_is_string(dd) ||
+        !miaopi__date_parse(json_string_value(dd), json_string_length(dd),
+                            &d->ev.decision_date)) {
+        /* No date in the case: context.decision_date is UNKNOWN, never
+         * today's date. */
+        mp_slot *slot = &d->ev.slots[scope->context.fields[0].slot];
+        slot->gen = d->ev.gen;
+        mp_value_unknown(&slot->v, dd ? MP_WHY_TYPE : MP_WHY_MISSING, NULL);
+    }
+    *ev = &d->ev;
+    return MIAOPI_OK;
 }

@@ -62,6 +62,22 @@ static void report(mp_compiler *c, miaopi__diag_id id, size_t pos,
         c->on_error(c->payload, id, (int)pos, msg);
 }
 
+/* A warning does not stop the expression from compiling. */
+static void warn(mp_compiler *c, miaopi__diag_id id, size_t pos,
+                 const char *fmt, ...) MP_PRINTF(4, 5);
+
+static void warn(mp_compiler *c, miaopi__diag_id id, size_t pos,
+                 const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (c->on_error)
+        c->on_error(c->payload, id, (int)pos, msg);
+}
+
 static bool is_ident_start(char ch)
 {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
@@ -239,6 +255,7 @@ static mp_node *new_node(mp_compiler *c, mp_op op, size_t pos, int nargs)
     memset(n, 0, sizeof(*n));
     n->op = op;
     n->pos = (int)pos;
+    n->start = (int)pos;
     n->var = -1;
     n->nargs = nargs;
     if (nargs > 0) {
@@ -252,6 +269,14 @@ static mp_node *new_node(mp_compiler *c, mp_op op, size_t pos, int nargs)
 nomem:
     report(c, MIAOPI__D_NONE, pos, "out of memory");
     return NULL;
+}
+
+/* Close a node's source span at the end of the last token consumed. */
+static mp_node *finish(mp_compiler *c, mp_node *n)
+{
+    if (n && n->len == 0)
+        n->len = (int)c->pos - n->start;
+    return n;
 }
 
 bool mp_node_is_constant(const mp_node *n)
@@ -289,6 +314,8 @@ static mp_node *fold(mp_compiler *c, mp_node *n)
     if (ev.md)
         pcre2_match_data_free(ev.md);
     if (MP_IS_UNKNOWN(&v)) {
+        if (c->keep_unknown)
+            return n; /* evaluates to UNKNOWN, with its reason */
         report(c, MIAOPI__D_BAD_CONSTANT, (size_t)n->pos,
                "this constant expression has no value: %s",
                mp_why_text(v.why));
@@ -656,6 +683,8 @@ static mp_node *parse_root_path(mp_compiler *c, token root, mp_root kind,
     mp_node *n = new_node(c, MP_OP_PATH, root.start, 0);
     if (!n)
         return NULL;
+    if (c->used_slots && field->slot >= 0)
+        c->used_slots[field->slot] = 1;
     n->field = field;
     n->root = kind;
     n->source = src;
@@ -692,6 +721,12 @@ static void report_unknown_name(mp_compiler *c, token t)
         suggest_try(&sg, s, t.len, rs->tables[i].name);
     for (int i = 0; i < c->nvars; i++)
         suggest_try(&sg, s, t.len, c->vars[i].name);
+    if (mp_builtin_find(s, t.len)) {
+        report(c, MIAOPI__D_UNKNOWN_PATH, t.start,
+               "'%.*s' is a function; call it as %.*s(...)", (int)t.len, s,
+               (int)t.len, s);
+        return;
+    }
     report(c, MIAOPI__D_UNKNOWN_PATH, t.start,
            "unknown name '%.*s'%s%s%s (paths start with application., "
            "context., a declared source, a constant or a table)",
@@ -851,6 +886,45 @@ static int regex_register(mp_compiler *c, pcre2_code *re)
     return 0;
 }
 
+/* A counted repetition of a digit/word class or a bracket class, like
+ * \d{17} or [0-9X]{18}: the shape of an ID or code format check. */
+static bool looks_like_format(const char *p, size_t n)
+{
+    for (size_t i = 1; i + 1 < n; i++) {
+        if (p[i] != '{' || !is_digit(p[i + 1]))
+            continue;
+        if (p[i - 1] == ']')
+            return true;
+        if (i >= 2 && p[i - 2] == '\\' && strchr("dwDW", p[i - 1]))
+            return true;
+    }
+    return false;
+}
+
+/* A format check without ^...$ also matches inside a longer value:
+ * matches(x, "\\d{6}") is true for "abc1234567". Warn where the pattern
+ * looks like a whole-value format but is not anchored at both ends. */
+static void warn_unanchored(mp_compiler *c, const mp_node *pat)
+{
+    const char *p = pat->lit.u.s.p;
+    size_t n = pat->lit.u.s.len;
+    if (!looks_like_format(p, n))
+        return;
+    bool start = (n >= 1 && p[0] == '^') ||
+                 (n >= 2 && p[0] == '\\' && p[1] == 'A');
+    bool end = (n >= 1 && p[n - 1] == '$' &&
+                (n < 2 || p[n - 2] != '\\')) ||
+               (n >= 2 && p[n - 2] == '\\' &&
+                (p[n - 1] == 'z' || p[n - 1] == 'Z'));
+    if (start && end)
+        return;
+    warn(c, MIAOPI__D_UNANCHORED_REGEX, (size_t)pat->pos,
+         "the pattern looks like a format check but is not anchored at "
+         "its %s, so it also matches inside a longer value; write "
+         "\"^...$\"",
+         !start && !end ? "start or end" : !start ? "start" : "end");
+}
+
 static bool compile_regex(mp_compiler *c, mp_node *call)
 {
     mp_node *pat = call->args[1];
@@ -874,6 +948,7 @@ static bool compile_regex(mp_compiler *c, mp_node *call)
                (size_t)erroff, (const char *)buf);
         return false;
     }
+    warn_unanchored(c, pat);
     /* PCRE2_DOLLAR_ENDONLY: by default `$` also matches before a final
      * newline, so "^1[3-9]\\d{9}$" would accept a phone number with a
      * trailing "\n". A format check must mean the whole value.
@@ -901,6 +976,17 @@ static mp_node *parse_call(mp_compiler *c, token name)
     if (tok_is(c, name, "present"))
         return parse_present(c, name);
     const mp_builtin *fn = mp_builtin_find(s, name.len);
+    if (!fn && find_table(c->rs, s, name.len)) {
+        report(c, MIAOPI__D_SYNTAX, name.start,
+               "'%.*s' is a table: look a key up with %.*s[KEY]",
+               (int)name.len, s, (int)name.len, s);
+        return NULL;
+    }
+    if (!fn && find_constant(c->rs, s, name.len)) {
+        report(c, MIAOPI__D_SYNTAX, name.start,
+               "'%.*s' is a constant, not a function", (int)name.len, s);
+        return NULL;
+    }
     if (!fn) {
         const char *sug = mp_builtin_suggest(s, name.len);
         report(c, MIAOPI__D_UNKNOWN_FUNCTION, name.start,
@@ -1111,7 +1197,16 @@ static mp_node *parse_if(mp_compiler *c, token t)
     return fold(c, n);
 }
 
+static mp_node *parse_primary_inner(mp_compiler *c);
+
+/* Every primary (literal, path, call, table lookup, parenthesised
+ * expression) ends where parsing it stopped. */
 static mp_node *parse_primary(mp_compiler *c)
+{
+    return finish(c, parse_primary_inner(c));
+}
+
+static mp_node *parse_primary_inner(mp_compiler *c)
 {
     token t = lex(c);
     switch (t.kind) {
@@ -1179,7 +1274,8 @@ static mp_node *parse_postfix(mp_compiler *c)
         fn->field = field;
         fn->type = field->type;
         fn->text = miaopi__arena_strndup(&c->rs->pool, fname, f.len);
-        n = fn;
+        fn->start = n->start;
+        n = finish(c, fn);
     }
     return n;
 }
@@ -1211,7 +1307,7 @@ static mp_node *parse_unary(mp_compiler *c)
             return NULL;
         n->args[0] = a;
         n->type = a->type;
-        return fold(c, n);
+        return fold(c, finish(c, n));
     }
     return parse_postfix(c);
 }
@@ -1225,7 +1321,8 @@ static mp_node *binary(mp_compiler *c, mp_op op, size_t pos, mp_node *a,
     n->args[0] = a;
     n->args[1] = b;
     n->type = type;
-    return fold(c, n);
+    n->start = a->start;
+    return fold(c, finish(c, n));
 }
 
 /* Each operator of a chain (a + b + c ...) makes the tree one level
@@ -1437,7 +1534,7 @@ static mp_node *parse_not(mp_compiler *c)
             return NULL;
         n->args[0] = a;
         n->type = T_BOOL;
-        return fold(c, n);
+        return fold(c, finish(c, n));
     }
     return parse_cmp(c);
 }

@@ -51,6 +51,7 @@ typedef struct mp_field {
     miaopi__pii pii;
     bool required;
     int line;
+    long offset; /* of the name attribute in the file; -1 if unknown */
     int slot; /* index into the evaluation slot cache; -1 for nested */
 } mp_field;
 
@@ -190,6 +191,10 @@ typedef struct mp_node {
     mp_op op;
     mp_type type;
     int pos;        /* byte offset of the node in the expression text */
+    /* Source span of the whole sub-expression (for traces): start byte
+     * and length in the expression text. pos may point at an operator. */
+    int start;
+    int len;
     int nargs;
     struct mp_node **args;
     /* MP_OP_PATH / MP_OP_FIELD: the field, its root and the source. */
@@ -281,6 +286,8 @@ typedef struct mp_rule {
     mp_node *when;   /* or NULL */
     mp_node *require;
     mp_template message[MP_LANG_COUNT];
+    const char *when_text;    /* source text of when/require, for traces */
+    const char *require_text;
     int on_fail;     /* MIAOPI_REJECT or MIAOPI_ESCALATE */
     int on_unknown;
     int line;
@@ -334,6 +341,11 @@ struct miaopi_ruleset {
     pcre2_code **regexes;  /* to free */
     size_t nregexes;
     size_t capregexes;
+
+    /* A stand-alone expression's scope is a shallow copy of the ruleset it
+     * was compiled against (or an empty one), with its own pool; it holds
+     * a reference to that ruleset. NULL for a loaded ruleset. */
+    miaopi_ruleset *base;
 };
 
 /* ---- the expression compiler (expr.c) ---- */
@@ -362,6 +374,12 @@ typedef struct mp_compiler {
     int nvars;
     bool failed;
     bool in_template;
+    /* Stand-alone expressions: a constant that has no value stays an
+     * expression that evaluates to UNKNOWN instead of a load error. */
+    bool keep_unknown;
+    /* When set, one byte per slot: set to 1 when a top-level field is
+     * read (for the "declared but never used" warning). */
+    unsigned char *used_slots;
 } mp_compiler;
 
 /* Compile one expression; NULL on error (reported through on_error). */

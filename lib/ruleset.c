@@ -10,6 +10,7 @@
  * in the decoded text back into an offset in the file.
  */
 #include "model.h"
+#include "authoring.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -290,6 +291,19 @@ static long attr_offset(const loader *L, const xmlNode *n, const char *name)
     return start;
 }
 
+/* Offset of the value of attribute `name` (after its opening quote). */
+static long attr_value_offset(const loader *L, const xmlNode *n,
+                              const char *name)
+{
+    long a = attr_offset(L, n, name), end = node_tag_end(n);
+    if (a < 0 || end < 0 || a == node_start(n))
+        return a;
+    for (long i = a; i < end; i++)
+        if (L->data[i] == '"' || L->data[i] == '\'')
+            return i + 1;
+    return a;
+}
+
 /* Strip libxml2's trailing newline from its messages, and join the lines
  * of multi-line ones ("...encoding !\nBytes: 0xFF..."): a diagnostic is
  * one line. */
@@ -489,11 +503,13 @@ static mp_node *compile_text(loader *L, xmlNodePtr n, const char *text)
     return mp_compile(&L->comp, text, strlen(text));
 }
 
-static mp_node *compile_condition(loader *L, xmlNodePtr n, const char *what)
+static mp_node *compile_condition(loader *L, xmlNodePtr n, const char *what,
+                                  const char **text_out)
 {
     char *text = content(L, n);
     if (!text)
         return (void)nomem(L), NULL;
+    *text_out = text;
     mp_node *e = compile_text(L, n, text);
     if (e && e->type.kind != MP_T_BOOL) {
         miaopi__buf t;
@@ -645,6 +661,7 @@ static bool load_schema(loader *L, xmlNodePtr parent, mp_schema *out,
         field->name = attr(L, f, "name");
         field->title = attr(L, f, "title");
         field->line = f->line;
+        field->offset = attr_value_offset(L, f, "name");
         char *req = attr(L, f, "required");
         field->required = req && strcmp(req, "true") == 0;
         field->pii = pii_class(attr(L, f, "pii"));
@@ -1042,6 +1059,30 @@ static int outcome_attr(const char *v, int dflt)
     return strcmp(v, "reject") == 0 ? MIAOPI_REJECT : MIAOPI_ESCALATE;
 }
 
+/* A constant <when> or <require> is almost always a mistake: a rule
+ * that can never fail proves nothing, one that never applies is dead. */
+static void warn_constant(loader *L, const mp_rule *r, xmlNodePtr w,
+                          xmlNodePtr q)
+{
+    if (r->when && mp_node_is_constant(r->when)) {
+        bool v = r->when->lit.u.b;
+        diag(L, MIAOPI__D_CONSTANT_CONDITION,
+             map_offset(L, w, (size_t)r->when->start),
+             v ? "rule '%s': <when> is always true; leave it out"
+               : "rule '%s' never applies: its <when> is always false",
+             r->id);
+        if (!v)
+            return;
+    }
+    if (r->require && mp_node_is_constant(r->require))
+        diag(L, MIAOPI__D_CONSTANT_CONDITION,
+             map_offset(L, q, (size_t)r->require->start),
+             r->require->lit.u.b
+                 ? "rule '%s' can never fail: its <require> is always true"
+                 : "rule '%s' always fails: its <require> is always false",
+             r->id);
+}
+
 static bool load_rule(loader *L, xmlNodePtr rn, mp_rule *r)
 {
     memset(r, 0, sizeof(*r));
@@ -1062,11 +1103,14 @@ static bool load_rule(loader *L, xmlNodePtr rn, mp_rule *r)
     warn_missing_lang(L, rn, r->title, "the rule's title");
     bool ok = true;
     xmlNodePtr w = first_el(rn, "when");
-    if (w && !(r->when = compile_condition(L, w, "when")))
+    if (w && !(r->when = compile_condition(L, w, "when", &r->when_text)))
         ok = false;
     xmlNodePtr q = first_el(rn, "require");
-    if (q && !(r->require = compile_condition(L, q, "require")))
+    if (q && !(r->require = compile_condition(L, q, "require",
+                                              &r->require_text)))
         ok = false;
+    if (ok)
+        warn_constant(L, r, w, q);
     FOR_EACH(m, rn, "message") {
         mp_lang l = node_lang(L, m);
         if (!load_template(L, m, &r->message[l]))
@@ -1391,6 +1435,15 @@ static bool load_rules(loader *L, xmlNodePtr root)
                      L->rs->rules[i].line);
                 ok = false;
             }
+        for (size_t i = 0; i < L->rs->nrules; i++)
+            if (strcmp(L->rs->rules[i].code, r->code) == 0) {
+                diag(L, MIAOPI__D_DUPLICATE_CODE,
+                     attr_value_offset(L, rn, "code"),
+                     "reason code '%s' is also reported by rule '%s' "
+                     "(line %d); a reader cannot tell the two apart",
+                     r->code, L->rs->rules[i].id, L->rs->rules[i].line);
+                break;
+            }
         L->rs->nrules++;
     }
     L->rs->nuser_rules = L->rs->nrules;
@@ -1500,6 +1553,32 @@ static bool load_context(loader *L, xmlNodePtr root)
     return ok;
 }
 
+static void warn_unused_in(loader *L, const mp_schema *s, size_t first,
+                           const char *where)
+{
+    for (size_t i = first; i < s->nfields; i++) {
+        const mp_field *f = &s->fields[i];
+        if (f->slot >= 0 && !L->comp.used_slots[f->slot])
+            diag(L, MIAOPI__D_UNUSED_FIELD, f->offset,
+                 "%s field '%s' is declared but no rule or message uses it",
+                 where, f->name);
+    }
+}
+
+/* Declared fields no expression reads: usually a typo on one side, or a
+ * rule that was meant to check the field and does not. */
+static void warn_unused(loader *L)
+{
+    const miaopi_ruleset *rs = L->rs;
+    char where[300];
+    warn_unused_in(L, &rs->application, 0, "application");
+    warn_unused_in(L, &rs->context, 1, "context");
+    for (size_t i = 0; i < rs->nsources; i++) {
+        snprintf(where, sizeof(where), "source '%s'", rs->sources[i].name);
+        warn_unused_in(L, &rs->sources[i].schema, 0, where);
+    }
+}
+
 static bool load_root(loader *L, xmlNodePtr root)
 {
     miaopi_ruleset *rs = L->rs;
@@ -1538,13 +1617,19 @@ static bool load_root(loader *L, xmlNodePtr root)
     ok = load_context(L, root) && ok;
     if (!ok)
         return false;
+    L->comp.used_slots = miaopi__calloc((size_t)rs->nslots + 1, 1);
+    if (!L->comp.used_slots)
+        return nomem(L);
     ok = load_source_keys(L, root);
     ok = load_bindings(L, first_el(root, "application")) && ok;
     ok = load_constants(L, root) && ok;
     ok = load_tables(L, root) && ok;
     if (!ok)
         return false;
-    return load_rules(L, root);
+    if (!load_rules(L, root))
+        return false;
+    warn_unused(L);
+    return true;
 }
 
 /* ---- parsing and validation ---- */
@@ -1693,7 +1778,7 @@ static bool validate(loader *L, xmlDocPtr doc)
     return rc == 0;
 }
 
-static int setup_pcre(miaopi_ruleset *rs)
+int miaopi__ruleset_setup_pcre(miaopi_ruleset *rs)
 {
     rs->pcre_gctx = pcre2_general_context_create(NULL, NULL, NULL);
     if (!rs->pcre_gctx)
@@ -1722,6 +1807,7 @@ static void ruleset_destroy(miaopi_ruleset *rs)
     pcre2_compile_context_free(rs->pcre_cctx);
     pcre2_general_context_free(rs->pcre_gctx);
     miaopi__arena_free(&rs->pool);
+    miaopi_ruleset_unref(rs->base);
     miaopi__free(rs);
 }
 
@@ -1734,7 +1820,7 @@ static int load(loader *L)
         return miaopi__error_set(L->err, MIAOPI_EINTERNAL,
                                  "SHA-256 unavailable in libcrypto");
     rs->file = miaopi__arena_strndup(&rs->pool, L->file, strlen(L->file));
-    if (!rs->file || setup_pcre(rs) != MIAOPI_OK)
+    if (!rs->file || miaopi__ruleset_setup_pcre(rs) != MIAOPI_OK)
         return MIAOPI_ENOMEM;
     pthread_once(&xml_once, xml_init);
     xmlDocPtr doc = parse(L);
@@ -1813,6 +1899,7 @@ int miaopi_ruleset_load_buffer(miaopi_ruleset **out, const char *data,
     L.comp.max_depth = opts->max_depth ? opts->max_depth : 256;
     int rc = load(&L);
     miaopi__free(L.lines);
+    miaopi__free(L.comp.used_slots);
     if (rc != MIAOPI_OK) {
         if (err && err->code == 0)
             miaopi__error_set(err, rc, "%s: %s", name,

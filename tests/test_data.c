@@ -773,8 +773,13 @@ typedef struct diag_count {
 static void count_diag(const miaopi_diagnostic *d, void *payload)
 {
     diag_count *dc = payload;
-    if (strcmp(d->id, "MIAOPI-E027") == 0)
-        return; /* the test files have titles in one language only */
+    /* The test files have titles in one language only and a field or two
+     * that not every version uses: only the registry's own diagnostics
+     * count here. */
+    if (strcmp(d->id, "MIAOPI-E027") == 0 ||
+        strcmp(d->id, "MIAOPI-E028") == 0 ||
+        strcmp(d->id, "MIAOPI-E029") == 0)
+        return;
     if (d->severity == MIAOPI_SEVERITY_ERROR)
         dc->errors++;
     else
