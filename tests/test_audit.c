@@ -580,6 +580,92 @@ START_TEST(test_audit_replay__reproduces_everything)
 }
 END_TEST
 
+/* ---- replay of fetched records ---- */
+
+/* Serves the xuexin record of the approve case, counting calls. */
+typedef struct xuexin_server {
+    char *record;
+    int calls;
+} xuexin_server;
+
+static int serve_xuexin(miaopi_fetch_reply *out,
+                        const miaopi_fetch_request *req, void *payload)
+{
+    xuexin_server *s = payload;
+    s->calls++;
+    if (strcmp(req->source, "xuexin") != 0)
+        return MIAOPI_FETCH_NOT_FOUND;
+    if (miaopi_fetch_reply_set_json(out, s->record, strlen(s->record)) != 0)
+        return MIAOPI_FETCH_UNAVAILABLE;
+    miaopi_fetch_reply_set_provenance(out, "xuexin-gateway",
+                                      "2024-05-01T08:00:00+08:00", "v7");
+    return MIAOPI_FETCH_FOUND;
+}
+
+START_TEST(test_audit_replay__fetched_records_are_logged)
+{
+    /* The case reaches the engine without its xuexin record; a resolver
+     * fetches it. The log must hold the record, so the replay, which has
+     * no resolver, decides the same. */
+    miaopi_ruleset *rs = load_rules();
+    miaopi_case *full = load_case("approve");
+    char *json;
+    ck_assert_int_eq(miaopi_case_to_json(&json, full), 0);
+    const char *x = strstr(json, "\"xuexin\":");
+    ck_assert_ptr_nonnull(x);
+    x += strlen("\"xuexin\":");
+    const char *end = strchr(x, '}');
+    xuexin_server srv = {strndup(x, (size_t)(end - x + 1)), 0};
+    miaopi_case *c;
+    /* Absent (not null, which means unavailable) so the resolver is
+     * asked. */
+    char *stripped = strdup(json);
+    char *at = strstr(stripped, ",\"xuexin\":");
+    ck_assert_ptr_nonnull(at);
+    memmove(at, strchr(at + 1, '}') + 1, strlen(strchr(at + 1, '}') + 1) + 1);
+    miaopi_error err;
+    ck_assert_int_eq(miaopi_case_from_json(&c, stripped, strlen(stripped),
+                                           &err), 0);
+    miaopi_resolvers *res;
+    ck_assert_int_eq(miaopi_resolvers_new(&res), 0);
+    ck_assert_int_eq(miaopi_resolvers_add(res, "xuexin", serve_xuexin, &srv),
+                     0);
+    miaopi_eval_options eo = MIAOPI_EVAL_OPTIONS_INIT;
+    eo.resolvers = res;
+    miaopi_decision *d;
+    miaopi_decision_new(&d);
+    ck_assert_int_eq(miaopi_evaluate(d, rs, c, &eo, &err), 0);
+    ck_assert_int_eq(srv.calls, 1);
+    ck_assert_int_eq(miaopi_decision_outcome(d), MIAOPI_APPROVE);
+    char path[4200];
+    tmp_path(path, sizeof(path), "fetched.log");
+    miaopi_log *log;
+    ck_assert_int_eq(miaopi_log_open(&log, path, NULL, &err), 0);
+    ck_assert_int_eq(miaopi_log_append(log, d, c, NULL, &err), 0);
+    miaopi_log_close(log, NULL);
+    miaopi_log_reader *rd;
+    ck_assert_int_eq(miaopi_log_reader_open(&rd, path, &err), 0);
+    const miaopi_log_entry *e;
+    ck_assert_int_eq(miaopi_log_reader_next(rd, &e, &err), 1); /* header */
+    ck_assert_int_eq(miaopi_log_reader_next(rd, &e, &err), 1);
+    ck_assert_ptr_nonnull(strstr(miaopi_log_entry_json(e),
+                                 "\"origin\":\"xuexin-gateway\""));
+    ck_assert_int_eq(miaopi_evaluate(d, rs, miaopi_log_entry_case(e), NULL,
+                                     &err), 0);
+    ck_assert_int_eq(miaopi_decision_outcome(d), MIAOPI_APPROVE);
+    ck_assert_int_eq(srv.calls, 1); /* no resolver involved in the replay */
+    miaopi_log_reader_free(rd);
+    miaopi_decision_free(d);
+    miaopi_resolvers_free(res);
+    miaopi_case_free(c);
+    miaopi_case_free(full);
+    free(stripped);
+    free(srv.record);
+    miaopi_free(json);
+    miaopi_ruleset_unref(rs);
+}
+END_TEST
+
 /* ---- shadow mode and spot checks ---- */
 
 static miaopi_ruleset *load_variant(const char *from, const char *to)
@@ -746,6 +832,7 @@ static Suite *audit_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("replay");
     tcase_add_test(tc, test_audit_replay__reproduces_everything);
+    tcase_add_test(tc, test_audit_replay__fetched_records_are_logged);
     tcase_add_test(tc, test_audit_shadow__divergence_logged);
     tcase_add_test(tc, test_audit_spot__deterministic_by_id);
     tcase_add_test(tc, test_audit_redact__masked_and_verifiable);
