@@ -26,5 +26,43 @@ int cli_load_case(const char *path, miaopi_case **c, miaopi_error *err);
 
 int cmd_check(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_prefill(int argc, char **argv);
+int cmd_screen(int argc, char **argv);
+
+/* ---- authoring: diagnostics with source lines (diag.c) ---- */
+
+/* --color=auto|always|never; false for another word. */
+bool cli_color_set(const char *mode);
+bool cli_color(void);
+/* An SGR escape sequence when colour is on, else "". */
+const char *cli_sgr(const char *code);
+/* "FILE:LINE:COL: error: MESSAGE [ID]", the source line and a caret. */
+void cli_print_diag(const miaopi_diagnostic *d);
+/* A load error (first diagnostic in a miaopi_error) in the same form. */
+void cli_print_load_error(const char *what, const miaopi_error *err);
+/* Print line `line` of text with a caret under column `col`. */
+void cli_show_source(FILE *out, const char *text, size_t len, int line,
+                     int col);
+void cli_diag_reset(void);
+
+/* What a batch decides with: a ruleset, or a registry (with an optional
+ * ruleset id); and a log to append each decision to, or NULL. */
+typedef struct cli_batch_target {
+    const miaopi_ruleset *rs;
+    miaopi_registry *reg;
+    const char *id;
+    miaopi_log *log;
+} cli_batch_target;
+
+/* miaopi eval --batch (batch.c). */
+int cli_eval_batch(const char *path, const cli_batch_target *t,
+                   const miaopi_eval_options *eo, const char *lang,
+                   bool trace);
+
+int cmd_test(int argc, char **argv);
+int cmd_expr(int argc, char **argv);
 
 #endif

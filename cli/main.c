@@ -17,6 +17,15 @@ static const char usage_main[] =
     "Commands:\n"
     "  check RULES.xml...          validate rule files; print diagnostics\n"
     "  eval -r RULES.xml CASE.json decide a case and explain the decision\n"
+    "  verify LOG...               check decision logs' hash chains\n"
+    "  replay LOG -r RULES...      re-decide logged cases; --what-if NEW.xml\n"
+    "  log redact LOG -r RULES...  a copy of a log with personal data masked\n"
+    "  prefill -r RULES.xml CASE.json\n"
+    "                              pre-fill an application from the sources\n"
+    "  screen -r RULES.xml RECORDS.jsonl\n"
+    "                              find who qualifies, and the near misses\n"
+    "  test SUITE.json... | DIR    run test suites (every *.test.json in DIR)\n"
+    "  expr [-r RULES.xml] EXPR    evaluate one expression\n"
     "\n"
     "Options:\n"
     "  -h, --help                  show help (also: miaopi COMMAND --help)\n"
@@ -32,6 +41,13 @@ static const struct command {
 } commands[] = {
     {"check", cmd_check},
     {"eval", cmd_eval},
+    {"verify", cmd_verify},
+    {"replay", cmd_replay},
+    {"log", cmd_log},
+    {"prefill", cmd_prefill},
+    {"screen", cmd_screen},
+    {"test", cmd_test},
+    {"expr", cmd_expr},
 };
 
 int main(int argc, char **argv)

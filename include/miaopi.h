@@ -339,6 +339,23 @@ typedef struct miaopi_eval_options {
     /** Evaluate even when the case's decision date is outside the
      * ruleset's effective range (what-if analysis); 0: refuse. */
     int ignore_effective_dates;
+    /** Shadow mode: a candidate ruleset decided beside @p rs. The outcome
+     * served is always the live one; the candidate's decision is kept in
+     * the decision (miaopi_decision_shadow) and written to the log. NULL:
+     * none. @since 0.2 */
+    const miaopi_ruleset *shadow;
+    /** The decision's id (at most 63 bytes); NULL: a random UUID is made
+     * when an id is needed (spot checks, logging). Replay passes the
+     * logged id. @since 0.2 */
+    const char *decision_id;
+    /** Spot checks (抽查): the fraction (0 to 1) of APPROVE decisions
+     * marked for a human spot check, chosen deterministically from the
+     * SHA-256 of the decision id, so a replay selects the same ones.
+     * @since 0.2 */
+    double spot_check_rate;
+    /** Resolvers that fetch source records the case does not hold
+     * (borrowed; must outlive the call), or NULL. @since 0.2 */
+    const struct miaopi_resolvers *resolvers;
     /** Work budget: expression steps one evaluation may take before every
      * rule not yet decided is UNKNOWN ("an evaluation limit was hit"),
      * so a hostile rule file (nested quantifiers over a long list in the
@@ -346,7 +363,8 @@ typedef struct miaopi_eval_options {
     uint64_t max_steps;
 } miaopi_eval_options;
 
-#define MIAOPI_EVAL_OPTIONS_INIT { sizeof(miaopi_eval_options), 0, 0 }
+#define MIAOPI_EVAL_OPTIONS_INIT                                             \
+    { sizeof(miaopi_eval_options), 0, 0, 0, 0.0, 0, 0 }
 
 /** A new, empty decision object. Free with miaopi_decision_free.
  * @since 0.1 */
@@ -365,10 +383,13 @@ MIAOPI_EXTERN void miaopi_decision_free(miaopi_decision *d);
  * buffers have grown, evaluating into the same object does not allocate.
  *
  * On any error the decision's outcome is MIAOPI_ESCALATE, never APPROVE.
+ * Sources the case does not hold are fetched through opts->resolvers
+ * (since 0.2), from this thread, while the call runs.
  *
  * @return 0 when a decision was made (APPROVE, REJECT or ESCALATE);
  *         MIAOPI_ECASE if the case lacks a valid context.decision_date or
- *         a required application field; MIAOPI_ENOTINFORCE if the date is
+ *         a required application field, or (since 0.2) has a
+ *         context.decision_time that is not RFC 3339 with an offset; MIAOPI_ENOTINFORCE if the date is
  *         outside the ruleset's effective range; MIAOPI_ENOMEM.
  * @since 0.1
  */
@@ -427,8 +448,10 @@ MIAOPI_EXTERN int miaopi_decision_rule(miaopi_rule_result *out,
                                        const miaopi_decision *d,
                                        size_t index);
 
-/** Number of reasons: rules whose effect is REJECT or ESCALATE, plus
- * the "no positive evidence" reason when no rule passed. @since 0.1 */
+/** Number of reasons: rules whose effect is REJECT or ESCALATE, in rule
+ * order; or, when no rule passed and none rejected or escalated (every
+ * rule was not applicable), the one reason with code "NO_EVIDENCE".
+ * @since 0.1 */
 MIAOPI_EXTERN size_t miaopi_decision_reason_count(const miaopi_decision *d);
 
 /**
@@ -441,7 +464,8 @@ typedef struct miaopi_reason {
     size_t size;               /**< sizeof(miaopi_reason), by caller */
     const char *rule_id;
     const char *code;
-    miaopi_rule_status status; /**< FAIL or UNKNOWN */
+    /** FAIL or UNKNOWN; NOT_APPLICABLE for the NO_EVIDENCE reason. */
+    miaopi_rule_status status;
     int effect;                /**< MIAOPI_REJECT or MIAOPI_ESCALATE */
     const char *title;
     const char *message;       /**< rendered template */
@@ -452,9 +476,9 @@ typedef struct miaopi_reason {
     { sizeof(miaopi_reason), 0, 0, (miaopi_rule_status)0, 0, 0, 0, 0 }
 
 /**
- * Reason @p index in language @p lang ("zh-CN" or "en"; NULL: the
- * ruleset's default), falling back to the other language when a rule lacks
- * it. @return 0; MIAOPI_ENOTFOUND; MIAOPI_EINVAL.
+ * Reason @p index in language @p lang ("en…" is English, anything else
+ * zh-CN; NULL: the ruleset's default), falling back to the other language
+ * when a rule lacks it. @return 0; MIAOPI_ENOTFOUND; MIAOPI_EINVAL.
  * @since 0.1
  */
 MIAOPI_EXTERN int miaopi_decision_reason(miaopi_reason *out,
@@ -475,6 +499,691 @@ MIAOPI_EXTERN int miaopi_decision_reason(miaopi_reason *out,
 MIAOPI_EXTERN int miaopi_decision_to_json(char **out,
                                           const miaopi_decision *d,
                                           const char *lang, unsigned flags);
+
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Decision log (audit trail)
+ *
+ * A decision log is a JSON Lines file; each line is
+ *
+ *     {"hash":"HEX","entry":{"seq":N,"prev":"HEX","type":"decision",...}}
+ *
+ * where "hash" is the SHA-256 (or SM3; or with a key, the HMAC) of the
+ * exact bytes of the "entry" value and "prev" is the previous line's hash,
+ * so a changed, dropped, duplicated or reordered line breaks the chain.
+ * Line 1 is a header entry (seq 0) naming the algorithm. The format is
+ * described in docs/audit-log.md.
+ * @{ */
+
+/** An open decision log: a writer. Thread-safe: any number of threads may
+ * append to one log; entries get one total order. */
+typedef struct miaopi_log miaopi_log;
+
+/** Hash algorithm of a log's chain. @since 0.2 */
+typedef enum miaopi_hash_alg {
+    MIAOPI_HASH_SHA256 = 0,
+    MIAOPI_HASH_SM3 = 1 /**< GB/T 32905, for 国密 deployments */
+} miaopi_hash_alg;
+
+/** When appends reach the disk. @since 0.2 */
+typedef enum miaopi_sync {
+    MIAOPI_SYNC_NEVER = 0,   /**< leave it to the OS */
+    MIAOPI_SYNC_EVERY = 1,   /**< fdatasync after every entry */
+    MIAOPI_SYNC_EVERY_N = 2  /**< fdatasync after every sync_every entries */
+} miaopi_sync;
+
+/** Options for miaopi_log_open. Initialise with MIAOPI_LOG_OPTIONS_INIT.
+ * @since 0.2 */
+typedef struct miaopi_log_options {
+    size_t size;            /**< sizeof(miaopi_log_options) */
+    miaopi_hash_alg hash;   /**< for a new log; an existing one keeps its own */
+    /** HMAC key (copied), or NULL. With a key the chain is an HMAC chain:
+     * whoever can edit the file cannot forge a consistent chain. */
+    const unsigned char *key;
+    size_t key_len;
+    miaopi_sync sync;
+    unsigned sync_every;    /**< for MIAOPI_SYNC_EVERY_N; 0: 1000 */
+} miaopi_log_options;
+
+#define MIAOPI_LOG_OPTIONS_INIT                                              \
+    { sizeof(miaopi_log_options), MIAOPI_HASH_SHA256, 0, 0,                 \
+      MIAOPI_SYNC_EVERY_N, 1000 }
+
+/**
+ * Open a log for appending, creating it (with its header) if needed.
+ *
+ * Reopening continues the chain from the last complete entry. A torn last
+ * line (a crash in the middle of a write) is cut off and a "recovery"
+ * entry recording its length and SHA-256 is appended; nothing before it is
+ * lost. The file is locked: a second writer gets MIAOPI_EIO.
+ *
+ * @param[out] out  the log; close with miaopi_log_close
+ * @return 0; MIAOPI_EIO (cannot open, locked, not a miaopi log);
+ *         MIAOPI_EINVAL (a key for an unkeyed log or the reverse, or the
+ *         wrong key); MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_log_open(miaopi_log **out, const char *path,
+                                  const miaopi_log_options *opts,
+                                  miaopi_error *err);
+
+/**
+ * Append one decision: sequence number, decision id, wall-clock time of
+ * logging, ruleset id/version/SHA-256, engine version, the full case as
+ * evaluated, every rule's status and code, the outcome, the spot-check
+ * mark, and the shadow decision when there is one. The entry reaches the
+ * file as one complete line in one write.
+ *
+ * @param[out] seq  the entry's sequence number, or NULL
+ * @return 0; MIAOPI_EINVAL (nothing evaluated into @p d); MIAOPI_EIO;
+ *         MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_log_append(miaopi_log *log, const miaopi_decision *d,
+                                    const miaopi_case *c, uint64_t *seq,
+                                    miaopi_error *err);
+
+/** Flush appended entries to the disk now. @since 0.2 */
+MIAOPI_EXTERN int miaopi_log_sync(miaopi_log *log, miaopi_error *err);
+
+/** 1 if opening found (and cut off) a torn last line. @since 0.2 */
+MIAOPI_EXTERN int miaopi_log_recovered(const miaopi_log *log);
+
+/** The sequence number the next entry will get. @since 0.2 */
+MIAOPI_EXTERN uint64_t miaopi_log_next_seq(const miaopi_log *log);
+
+/** Sync, unlock and close; frees @p log. NULL-safe. @return 0 or
+ * MIAOPI_EIO if the final sync failed. @since 0.2 */
+MIAOPI_EXTERN int miaopi_log_close(miaopi_log *log, miaopi_error *err);
+
+/** What verification found. @since 0.2 */
+typedef enum miaopi_log_problem {
+    MIAOPI_LOG_INTACT = 0,
+    MIAOPI_LOG_CHANGED,      /**< an entry's bytes do not match its hash */
+    MIAOPI_LOG_MISSING,      /**< an entry is missing */
+    MIAOPI_LOG_REORDERED,    /**< entries are out of order */
+    MIAOPI_LOG_DUPLICATED,   /**< an entry appears twice */
+    MIAOPI_LOG_TORN,         /**< the last line is incomplete */
+    MIAOPI_LOG_WRONG_KEY,    /**< the key is not the log's key */
+    MIAOPI_LOG_KEY_REQUIRED, /**< the log is keyed and no key was given */
+    MIAOPI_LOG_MALFORMED     /**< a line is not a log entry */
+} miaopi_log_problem;
+
+/** The result of miaopi_log_verify. @since 0.2 */
+typedef struct miaopi_log_report {
+    size_t size;            /**< sizeof(miaopi_log_report), by caller */
+    uint64_t entries;       /**< entries verified, header included */
+    uint64_t first_seq;
+    uint64_t last_seq;
+    miaopi_hash_alg hash;
+    int keyed;              /**< an HMAC chain */
+    char final_hash[65];    /**< hash of the last intact entry */
+    miaopi_log_problem problem;
+    uint64_t bad_seq;       /**< the sequence number where it went wrong */
+    uint64_t bad_line;      /**< 1-based line number */
+    char message[256];      /**< one line, English */
+} miaopi_log_report;
+
+#define MIAOPI_LOG_REPORT_INIT                                               \
+    { sizeof(miaopi_log_report), 0, 0, 0, MIAOPI_HASH_SHA256, 0, {0},        \
+      MIAOPI_LOG_INTACT, 0, 0, {0} }
+
+/** "intact", "changed", "missing", … Static storage. @since 0.2 */
+MIAOPI_EXTERN const char *miaopi_log_problem_name(miaopi_log_problem p);
+
+/**
+ * Verify a log's chain from the first line to the last and stop at the
+ * first bad entry.
+ * @return 0 when verification ran (look at out->problem); MIAOPI_EIO;
+ *         MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_log_verify(miaopi_log_report *out, const char *path,
+                                    const unsigned char *key, size_t key_len,
+                                    miaopi_error *err);
+
+/** Reads a log's entries in order, for replay and analysis. Not
+ * thread-safe; one per thread. */
+typedef struct miaopi_log_reader miaopi_log_reader;
+/** One entry; borrowed from the reader until its next call. */
+typedef struct miaopi_log_entry miaopi_log_entry;
+
+/** Open a log for reading. @since 0.2 */
+MIAOPI_EXTERN int miaopi_log_reader_open(miaopi_log_reader **out,
+                                         const char *path, miaopi_error *err);
+
+/**
+ * Read the next entry (the header and recovery entries included).
+ * @param[out] entry borrowed until the next call
+ * @return 1 with an entry; 0 at the end; MIAOPI_ECASE for a line that is
+ *         not an entry (err names the line; the reader can go on);
+ *         MIAOPI_EIO; MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_log_reader_next(miaopi_log_reader *r,
+                                         const miaopi_log_entry **entry,
+                                         miaopi_error *err);
+
+/** Free a reader. NULL-safe. @since 0.2 */
+MIAOPI_EXTERN void miaopi_log_reader_free(miaopi_log_reader *r);
+
+/** Entry accessors. Strings are borrowed from the entry; absent fields
+ * read as "" (or 0). @since 0.2 */
+MIAOPI_EXTERN uint64_t miaopi_log_entry_seq(const miaopi_log_entry *e);
+/** "header", "decision" or "recovery". @since 0.2 */
+MIAOPI_EXTERN const char *miaopi_log_entry_type(const miaopi_log_entry *e);
+/** The decision id. @since 0.2 */
+MIAOPI_EXTERN const char *miaopi_log_entry_id(const miaopi_log_entry *e);
+/** 1-based line number in the file. @since 0.2 */
+MIAOPI_EXTERN uint64_t miaopi_log_entry_line(const miaopi_log_entry *e);
+/** The logged ruleset's SHA-256 (hex). @since 0.2 */
+MIAOPI_EXTERN const char *
+miaopi_log_entry_ruleset_sha256(const miaopi_log_entry *e);
+/** The logged ruleset's id. @since 0.2 */
+MIAOPI_EXTERN const char *miaopi_log_entry_ruleset_id(const miaopi_log_entry *e);
+/** The logged ruleset's version. @since 0.2 */
+MIAOPI_EXTERN const char *
+miaopi_log_entry_ruleset_version(const miaopi_log_entry *e);
+/** The logged outcome (ESCALATE if absent). @since 0.2 */
+MIAOPI_EXTERN miaopi_outcome
+miaopi_log_entry_outcome(const miaopi_log_entry *e);
+/** Whether the entry was marked for a spot check, and at what rate.
+ * @since 0.2 */
+MIAOPI_EXTERN int miaopi_log_entry_spot_check(const miaopi_log_entry *e,
+                                              double *rate);
+/** Number of logged rule results. @since 0.2 */
+MIAOPI_EXTERN size_t miaopi_log_entry_rule_count(const miaopi_log_entry *e);
+/** Logged rule @p index: id and status. @return 0; MIAOPI_ENOTFOUND.
+ * @since 0.2 */
+MIAOPI_EXTERN int miaopi_log_entry_rule(const miaopi_log_entry *e,
+                                        size_t index, const char **id,
+                                        miaopi_rule_status *status);
+/** The logged case, ready to evaluate (borrowed), or NULL for entries
+ * without one. @since 0.2 */
+MIAOPI_EXTERN const miaopi_case *
+miaopi_log_entry_case(const miaopi_log_entry *e);
+/** The entry's JSON text exactly as logged (borrowed). @since 0.2 */
+MIAOPI_EXTERN const char *miaopi_log_entry_json(const miaopi_log_entry *e);
+
+/**
+ * Write a redacted copy of log @p in to the file descriptor @p out_fd:
+ * every personal-data field of each logged case is masked by the class
+ * declared in the ruleset the entry names (found among @p rulesets by
+ * SHA-256). The copy is a log of its own (own chain, @p opts' algorithm
+ * and key) whose header records the original's final hash and entry
+ * count, so it can be verified and tied to the original. The original is
+ * verified first; a broken original is refused.
+ * @return 0; MIAOPI_ENOTFOUND (an entry's ruleset was not given: err
+ *         names its SHA-256); MIAOPI_ECASE (the original does not verify);
+ *         MIAOPI_EIO; MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_log_redact(const char *in, int out_fd,
+                                    miaopi_ruleset *const *rulesets,
+                                    size_t nrulesets,
+                                    const miaopi_log_options *opts,
+                                    miaopi_error *err);
+
+/** The decision's id (made on first use when none was given). Borrowed.
+ * @since 0.2 */
+MIAOPI_EXTERN const char *miaopi_decision_id(const miaopi_decision *d);
+
+/** 1 if this APPROVE was selected for a human spot check. @since 0.2 */
+MIAOPI_EXTERN int miaopi_decision_spot_check(const miaopi_decision *d);
+
+/** The shadow (candidate) decision, borrowed, or NULL when no shadow
+ * ruleset was given or it could not decide (see miaopi_decision_shadow_error).
+ * @since 0.2 */
+MIAOPI_EXTERN const miaopi_decision *
+miaopi_decision_shadow(const miaopi_decision *d);
+
+/** 1 if the shadow decision's outcome or any rule status differs from the
+ * live one (an evaluation error of the candidate counts). @since 0.2 */
+MIAOPI_EXTERN int miaopi_decision_diverged(const miaopi_decision *d);
+
+/** The hash of @p data with @p alg as lower-case hex (65 bytes with NUL);
+ * exposed so tools and tests can check the algorithms against known
+ * vectors. @return 0; MIAOPI_EINVAL; MIAOPI_EINTERNAL. @since 0.2 */
+MIAOPI_EXTERN int miaopi_hash_hex(char out[65], miaopi_hash_alg alg,
+                                  const void *data, size_t len);
+
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Government data: source resolvers and provenance
+ *
+ * A source the case does not hold (no "sources.NAME" member at all) is
+ * fetched through the resolver registered for it, lazily: only when an
+ * applicable rule (or a verify declaration) reads it, and at most once per
+ * evaluation. A source given as null in the case is unavailable and its
+ * resolver is not called. The record a resolver returns is a JSON object
+ * of the source's declared fields; it may carry provenance in a member
+ * "_provenance": {"origin": "...", "retrieved_at": RFC 3339, "version":
+ * "..."}, which inline records may carry too.
+ *
+ * Not found, unavailable (the callback failed, timed out, or returned
+ * something that is not a JSON object) and stale (older than the source's
+ * max-age) all make the dependent rules UNKNOWN, never a pass.
+ * @{ */
+
+/** What a resolver callback returns. @since 0.2 */
+typedef enum miaopi_fetch_status {
+    MIAOPI_FETCH_FOUND = 0,       /**< a record was set with _set_json */
+    MIAOPI_FETCH_NOT_FOUND = 1,   /**< the source holds no record for the key */
+    MIAOPI_FETCH_UNAVAILABLE = 2  /**< error or timeout: no answer */
+} miaopi_fetch_status;
+
+/**
+ * What a resolver is asked for. Strings are borrowed and valid during the
+ * callback only.
+ * @since 0.2
+ */
+typedef struct miaopi_fetch_request {
+    size_t size;               /**< sizeof(miaopi_fetch_request) */
+    const char *source;        /**< source name, e.g. "hukou" */
+    const char *key_path;      /**< declared key, "application.id_number",
+                                    or "" when the source declares none */
+    const char *key;           /**< the key's value as text, or "" */
+    const char *decision_date; /**< "YYYY-MM-DD" */
+    /** context.deadline verbatim (RFC 3339, e.g.
+     * "2024-05-01T09:30:00.250+08:00"), or "" when the case sets none.
+     * miaopi never reads the clock; the callback compares it with its
+     * own and returns MIAOPI_FETCH_UNAVAILABLE once it has passed. */
+    const char *deadline;
+    /** The deadline as milliseconds since the Unix epoch; 0 when none. */
+    int64_t deadline_unix_ms;
+} miaopi_fetch_request;
+
+/** The reply a resolver fills; valid during the callback only.
+ * @since 0.2 */
+typedef struct miaopi_fetch_reply miaopi_fetch_reply;
+
+/**
+ * A resolver: fetch the record for @p req. Set it with
+ * miaopi_fetch_reply_set_json and return MIAOPI_FETCH_FOUND, or return
+ * MIAOPI_FETCH_NOT_FOUND or MIAOPI_FETCH_UNAVAILABLE. Any other return
+ * value, or FOUND without a valid record, counts as unavailable. Called
+ * from the evaluating thread; it may be called from several threads at
+ * once when decisions are evaluated in parallel.
+ * @since 0.2
+ */
+typedef int (*miaopi_resolver_cb)(miaopi_fetch_reply *out,
+                                  const miaopi_fetch_request *req,
+                                  void *payload);
+
+/**
+ * Set the record: a JSON object (copied before this returns).
+ * @return 0; MIAOPI_ECASE if it is not a JSON object; MIAOPI_EINVAL;
+ *         MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_fetch_reply_set_json(miaopi_fetch_reply *out,
+                                              const char *json, size_t len);
+
+/**
+ * Set the record's provenance (stored as its "_provenance" member): where
+ * it came from, when it was retrieved (RFC 3339 with offset; needed when
+ * the source declares max-age) and its version. Any may be NULL. Call
+ * after miaopi_fetch_reply_set_json.
+ * @return 0; MIAOPI_EINVAL if no record was set; MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_fetch_reply_set_provenance(miaopi_fetch_reply *out,
+                                                    const char *origin,
+                                                    const char *retrieved_at,
+                                                    const char *version);
+
+/** A set of resolvers, one per source name. Immutable once built; may be
+ * shared by threads that evaluate. @since 0.2 */
+typedef struct miaopi_resolvers miaopi_resolvers;
+
+/** A new, empty set. Free with miaopi_resolvers_free. @return 0;
+ * MIAOPI_EINVAL; MIAOPI_ENOMEM. @since 0.2 */
+MIAOPI_EXTERN int miaopi_resolvers_new(miaopi_resolvers **out);
+
+/** Free a set. NULL-safe. @since 0.2 */
+MIAOPI_EXTERN void miaopi_resolvers_free(miaopi_resolvers *r);
+
+/**
+ * Register @p cb for source @p source (replacing an earlier one); the
+ * name is copied, @p payload is passed to every call. Not thread-safe.
+ * @return 0; MIAOPI_EINVAL; MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_resolvers_add(miaopi_resolvers *r,
+                                       const char *source,
+                                       miaopi_resolver_cb cb, void *payload);
+
+/**
+ * What one declared source contributed to a decision. Strings borrowed
+ * from the decision, valid until its next evaluation or free.
+ * @since 0.2
+ */
+typedef struct miaopi_source_info {
+    size_t size;          /**< sizeof(miaopi_source_info), by caller */
+    const char *name;
+    /** "unused" (no applicable rule read it), "inline" (in the case),
+     * "fetched" (from a resolver), "not-found", "unavailable", "stale". */
+    const char *status;
+    const char *origin;       /**< provenance, or "" */
+    const char *retrieved_at; /**< provenance, or "" */
+    const char *version;      /**< provenance, or "" */
+    const char *detail;       /**< why unavailable or stale, or "" */
+} miaopi_source_info;
+
+#define MIAOPI_SOURCE_INFO_INIT                                              \
+    { sizeof(miaopi_source_info), 0, 0, 0, 0, 0, 0 }
+
+/** Number of declared sources (the ruleset's), 0 before an evaluation.
+ * @since 0.2 */
+MIAOPI_EXTERN size_t miaopi_decision_source_count(const miaopi_decision *d);
+
+/** Source @p index (declaration order). @return 0; MIAOPI_ENOTFOUND;
+ * MIAOPI_EINVAL. @since 0.2 */
+MIAOPI_EXTERN int miaopi_decision_source(miaopi_source_info *out,
+                                         const miaopi_decision *d,
+                                         size_t index);
+
+/** Number of resolver calls the last evaluation made. @since 0.2 */
+MIAOPI_EXTERN size_t miaopi_decision_fetch_count(const miaopi_decision *d);
+
+/**
+ * The inputs the decision was made on, for the audit log and replay: @p c
+ * (the case that was evaluated) with every record fetched through a
+ * resolver added under "sources", and null for every source a resolver
+ * reported not found or unavailable. Evaluating the result without
+ * resolvers gives the same decision. Compact JSON, sorted keys.
+ * @param[out] out a new string; free with miaopi_free
+ * @return 0; MIAOPI_EINVAL if nothing was evaluated; MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_decision_inputs_json(char **out,
+                                              const miaopi_decision *d,
+                                              const miaopi_case *c);
+
+/**
+ * Only the records fetched through resolvers in the last evaluation, as
+ * one JSON object by source name (null for a source a resolver reported
+ * not found or unavailable); "{}" when nothing was fetched. For an audit
+ * entry that stores the case separately. Compact JSON, sorted keys.
+ * @param[out] out a new string; free with miaopi_free
+ * @return 0; MIAOPI_EINVAL if nothing was evaluated; MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_decision_fetched_json(char **out,
+                                               const miaopi_decision *d);
+
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Pre-fill (秒报)
+ * @{ */
+
+/**
+ * Pre-fill an application from the sources: every application field
+ * declared with prefill="SOURCE.FIELD" takes the source's value. Sources
+ * come from the case or through opts->resolvers, as in evaluation.
+ * Required fields may be missing (that is what pre-filling is for);
+ * context.decision_date is still required (it dates the freshness check).
+ * Output: {"application": {...}, "fields": [{"field", "from", "status":
+ * "filled" | "missing" | "not-found" | "unavailable" | "stale"}],
+ * "sources": [...]} with sorted keys inside "application".
+ * @param[out] out a new string; free with miaopi_free
+ * @return 0; MIAOPI_ECASE; MIAOPI_EINVAL; MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_prefill(char **out, const miaopi_ruleset *rs,
+                                 const miaopi_case *c,
+                                 const miaopi_eval_options *opts,
+                                 miaopi_error *err);
+
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Ruleset registry: effective dating and hot reload
+ *
+ * A registry holds every *.xml rule file of a directory: several ruleset
+ * ids, each in several versions with consecutive effective ranges. For a
+ * case it selects the version in force on context.decision_date
+ * (effective-from inclusive, effective-until exclusive). When that version
+ * declares select-by="filing-date" (a transitional provision), the version
+ * in force on context.filing_date is used instead, so applications filed
+ * before a change keep the old criteria.
+ *
+ * Thread-safety: selection and evaluation take no lock and may run on any
+ * number of threads while another thread reloads; each evaluation keeps
+ * the ruleset it selected (by reference) until it is done. Reloads are
+ * serialised by the registry.
+ * @{ */
+
+/** A registry of rulesets. @since 0.2 */
+typedef struct miaopi_registry miaopi_registry;
+
+/**
+ * Load every *.xml file in @p dir. Overlapping effective ranges of one id
+ * are errors (MIAOPI-E60), gaps are warnings (MIAOPI-E61); each file's own
+ * diagnostics are reported too, all through opts->on_diagnostic, which
+ * the registry keeps for reloads (with its payload).
+ * @param[out] out a new registry; free with miaopi_registry_free
+ * @return 0; MIAOPI_ERULES if a file is invalid or ranges overlap;
+ *         MIAOPI_EIO if the directory cannot be read; MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_registry_load(miaopi_registry **out,
+                                       const char *dir,
+                                       const miaopi_load_options *opts,
+                                       miaopi_error *err);
+
+/**
+ * Reload the directory and swap the new set in atomically. On failure the
+ * registry keeps serving the old set and the error is returned.
+ * @return as miaopi_registry_load.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_registry_reload(miaopi_registry *reg,
+                                         miaopi_error *err);
+
+/** Free a registry. Rulesets still referenced elsewhere stay alive.
+ * NULL-safe; no other thread may use @p reg. @since 0.2 */
+MIAOPI_EXTERN void miaopi_registry_free(miaopi_registry *reg);
+
+/** Number of rulesets currently held. @since 0.2 */
+MIAOPI_EXTERN size_t miaopi_registry_count(miaopi_registry *reg);
+
+/** Ruleset @p index (sorted by id, then effective-from), a new reference
+ * (free with miaopi_ruleset_unref), or NULL. @since 0.2 */
+MIAOPI_EXTERN miaopi_ruleset *miaopi_registry_get(miaopi_registry *reg,
+                                                  size_t index);
+
+/**
+ * Select the version of @p id (NULL: the registry must hold one id) that
+ * applies to @p c.
+ * @param[out] out a new reference; free with miaopi_ruleset_unref
+ * @return 0; MIAOPI_ENOTFOUND if no such id; MIAOPI_ENOTINFORCE if no
+ *         version is in force on the date; MIAOPI_ECASE if the case has
+ *         no valid decision date (or filing date, where one is needed);
+ *         MIAOPI_EINVAL.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_registry_select(miaopi_ruleset **out,
+                                         miaopi_registry *reg,
+                                         const char *id,
+                                         const miaopi_case *c,
+                                         miaopi_error *err);
+
+/**
+ * Select as miaopi_registry_select and evaluate with miaopi_evaluate
+ * (the selected version's own effective range is not checked again:
+ * under a transitional provision it may have ended).
+ * @return as the two functions.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_registry_evaluate(miaopi_decision *out,
+                                           miaopi_registry *reg,
+                                           const char *id,
+                                           const miaopi_case *c,
+                                           const miaopi_eval_options *opts,
+                                           miaopi_error *err);
+
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Authoring: stand-alone expressions and evaluation traces
+ *
+ * What a rule author's tools need: evaluate one expression in a ruleset's
+ * scope ("what does this regex say about this case?"), and see, for each
+ * rule, the sub-expressions and the values they had. Values are shown as
+ * text, masked by the personal-data class of the fields they come from,
+ * exactly as in explanations.
+ * @{ */
+
+/** A compiled stand-alone expression. Immutable once compiled; may be
+ * shared by threads (each evaluates with its own decision object). */
+typedef struct miaopi_expr miaopi_expr;
+
+/**
+ * Compile @p text as an expression in the scope of @p rs: its application,
+ * context and source fields, constants and tables; with @p rs NULL, an
+ * empty scope (literals, builtins and context.decision_date). A constant
+ * sub-expression without a value (`1/0`, `date("2023-02-29")`) is not an
+ * error here: it evaluates to UNKNOWN with its reason.
+ *
+ * @param[out] out  the expression, a new object (free with
+ *                  miaopi_expr_free); NULL on failure
+ * @param[in]  rs   the scope, or NULL; the expression keeps a reference
+ * @param[in]  text the expression, UTF-8; @p len bytes (need not be
+ *                  NUL-terminated)
+ * @param[out] err  on failure: the diagnostic id, message, and the 1-based
+ *                  line and column (in characters) and 0-based byte offset
+ *                  of the error within @p text; file is ""
+ * @return 0; MIAOPI_EEXPR if the expression is invalid; MIAOPI_EINVAL;
+ *         MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_expr_compile(miaopi_expr **out,
+                                      const miaopi_ruleset *rs,
+                                      const char *text, size_t len,
+                                      miaopi_error *err);
+
+/** Free an expression (and its reference to the ruleset). NULL-safe.
+ * @since 0.2 */
+MIAOPI_EXTERN void miaopi_expr_free(miaopi_expr *e);
+
+/** The expression's type, e.g. "integer", "list of string". Borrowed from
+ * @p e. @since 0.2 */
+MIAOPI_EXTERN const char *miaopi_expr_type(const miaopi_expr *e);
+
+/**
+ * Warning @p index (0-based) found while compiling @p e, e.g. a format
+ * regex without ^...$ (MIAOPI-E31), in @p out: id, message, and line,
+ * column and byte offset within the expression text; out->code is 0.
+ * At most 8 are kept.
+ * @return 0; MIAOPI_ENOTFOUND when there is no such warning; MIAOPI_EINVAL.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_expr_warning(miaopi_error *out,
+                                      const miaopi_expr *e, size_t index);
+
+/**
+ * A value as a rule author sees it. Strings are borrowed from the
+ * decision object that produced them, valid until its next use.
+ * @since 0.2
+ */
+typedef struct miaopi_value_info {
+    size_t size;               /**< sizeof(miaopi_value_info), by caller */
+    int known;                 /**< 1 known, 0 UNKNOWN */
+    /** The value: strings in double quotes with JSON escapes, numbers,
+     * true/false, dates as YYYY-MM-DD, lists as [a, b]; personal data
+     * masked by its class. "UNKNOWN" when unknown. */
+    const char *value;
+    const char *type;          /**< "integer", "list of string", ... */
+    /** For UNKNOWN: why, e.g. "application.degree is missing"; else "". */
+    const char *unknown_reason;
+    /** For UNKNOWN: the path that was missing or unavailable, or "". */
+    const char *unknown_path;
+} miaopi_value_info;
+
+#define MIAOPI_VALUE_INFO_INIT { sizeof(miaopi_value_info), 0, 0, 0, 0, 0 }
+
+/**
+ * Evaluate @p e against case @p c (NULL: an empty case, where every path
+ * is missing). The decision date is the case's context.decision_date when
+ * it has a valid one; otherwise context.decision_date is UNKNOWN. The
+ * ruleset's effective dates and required fields are not checked.
+ *
+ * @param[out] out  the value; strings borrowed from @p work
+ * @param[in]  work a decision object used as working memory; afterwards it
+ *                  holds no decision (its outcome reads ESCALATE)
+ * @return 0 (an UNKNOWN value is a result, not an error); MIAOPI_EINVAL;
+ *         MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_expr_eval(miaopi_value_info *out,
+                                   miaopi_decision *work,
+                                   const miaopi_expr *e,
+                                   const miaopi_case *c, miaopi_error *err);
+
+/**
+ * Turn evaluation tracing on (@p enable 1) or off (0) for @p d. While on,
+ * each miaopi_evaluate into @p d also records, for every rule, the
+ * sub-expressions of its when and require that were evaluated and the
+ * values they had (short-circuited operands are left out; the bodies of
+ * any/all/count are shown as their result; at most 24 levels and 256
+ * steps per expression are shown). Tracing costs nothing per rule when
+ * off; when on, it re-walks each rule's expressions after the decision is
+ * made, so the decision itself is unchanged.
+ * @return 0; MIAOPI_EINVAL; MIAOPI_ENOMEM.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_decision_set_trace(miaopi_decision *d, int enable);
+
+/** Which expression of a rule a trace step belongs to. @since 0.2 */
+typedef enum miaopi_trace_part {
+    MIAOPI_TRACE_WHEN = 1,
+    MIAOPI_TRACE_REQUIRE = 2
+} miaopi_trace_part;
+
+/**
+ * One step of a trace: a sub-expression and the value it had. Strings are
+ * borrowed from the decision, valid until its next evaluation or free.
+ * @since 0.2
+ */
+typedef struct miaopi_trace_step {
+    size_t size;               /**< sizeof(miaopi_trace_step), by caller */
+    size_t rule;               /**< rule index (ruleset order) */
+    const char *rule_id;
+    miaopi_trace_part part;
+    int depth;                 /**< 0 for the whole when/require */
+    size_t start;              /**< byte offset of the sub-expression in
+                                    the when/require text */
+    size_t length;             /**< its length in bytes */
+    const char *expr;          /**< its source text */
+    int known;                 /**< 1 known, 0 UNKNOWN */
+    const char *value;         /**< as in miaopi_value_info, masked */
+    const char *type;
+    const char *unknown_reason; /**< for UNKNOWN, else "" */
+} miaopi_trace_step;
+
+#define MIAOPI_TRACE_STEP_INIT                                               \
+    { sizeof(miaopi_trace_step), 0, 0, (miaopi_trace_part)0, 0, 0, 0, 0, 0,  \
+      0, 0, 0 }
+
+/** Number of trace steps of the last evaluation (0 when tracing is off or
+ * the evaluation failed). Steps come rule by rule, each expression in
+ * pre-order (an expression before its operands). @since 0.2 */
+MIAOPI_EXTERN size_t miaopi_decision_trace_count(const miaopi_decision *d);
+
+/** Trace step @p index. @return 0; MIAOPI_ENOTFOUND; MIAOPI_EINVAL.
+ * @since 0.2 */
+MIAOPI_EXTERN int miaopi_decision_trace(miaopi_trace_step *out,
+                                        const miaopi_decision *d,
+                                        size_t index);
+
+/** Flag for miaopi_decision_to_json: include "trace", an array of
+ * {rule, part, depth, start, length, expr, value, type, known[, unknown]}
+ * when the decision was traced. @since 0.2 */
+#define MIAOPI_JSON_TRACE 0x4u
 
 /** @} */
 

@@ -15,11 +15,12 @@ static const mp_type T_DATE = {MP_T_DATE, NULL, NULL};
 /* ---- type checks ---- */
 
 static bool want(const mp_type *args, int n, const mp_kind *kinds,
-                 miaopi__buf *msg)
+                 miaopi__buf *msg, int *bad)
 {
     for (int i = 0; i < n; i++) {
         if (args[i].kind == kinds[i])
             continue;
+        *bad = i;
         mp_type t = {kinds[i], NULL, NULL};
         miaopi__buf_printf(msg, "argument %d must be ", i + 1);
         mp_type_name(&t, msg);
@@ -32,11 +33,11 @@ static bool want(const mp_type *args, int n, const mp_kind *kinds,
 
 #define CHECK_FN(name, result, ...)                                          \
     static bool name(const mp_type *args, int n, mp_type *out,               \
-                     miaopi__buf *msg)                                       \
+                     miaopi__buf *msg, int *bad)                             \
     {                                                                        \
         static const mp_kind kinds[] = {__VA_ARGS__};                        \
         *out = result;                                                       \
-        return want(args, n, kinds, msg);                                    \
+        return want(args, n, kinds, msg, bad);                               \
     }
 
 CHECK_FN(check_s_date, T_DATE, MP_T_STRING)
@@ -48,19 +49,20 @@ CHECK_FN(check_s_s, T_STRING, MP_T_STRING)
 CHECK_FN(check_ss_bool, T_BOOL, MP_T_STRING, MP_T_STRING)
 
 static bool check_length(const mp_type *args, int n, mp_type *out,
-                         miaopi__buf *msg)
+                         miaopi__buf *msg, int *bad)
 {
     MP_UNUSED(n);
     *out = T_INT;
     if (args[0].kind == MP_T_STRING || args[0].kind == MP_T_LIST)
         return true;
+    *bad = 0;
     miaopi__buf_adds(msg, "needs a string or a list, not ");
     mp_type_name(&args[0], msg);
     return false;
 }
 
 static bool check_contains(const mp_type *args, int n, mp_type *out,
-                           miaopi__buf *msg)
+                           miaopi__buf *msg, int *bad)
 {
     MP_UNUSED(n);
     *out = T_BOOL;
@@ -71,6 +73,7 @@ static bool check_contains(const mp_type *args, int n, mp_type *out,
          (mp_type_numeric(args[0].elem) && mp_type_numeric(&args[1]))) &&
         args[1].kind != MP_T_RECORD && args[1].kind != MP_T_LIST)
         return true;
+    *bad = args[0].kind == MP_T_STRING || args[0].kind == MP_T_LIST ? 1 : 0;
     miaopi__buf_adds(msg, "needs (string, string) or (list, element), not ");
     mp_type_name(&args[0], msg);
     miaopi__buf_adds(msg, " and ");
@@ -79,18 +82,19 @@ static bool check_contains(const mp_type *args, int n, mp_type *out,
 }
 
 static bool check_abs(const mp_type *args, int n, mp_type *out,
-                      miaopi__buf *msg)
+                      miaopi__buf *msg, int *bad)
 {
     MP_UNUSED(n);
     *out = args[0];
     if (mp_type_numeric(&args[0]))
         return true;
+    *bad = 0;
     miaopi__buf_adds(msg, "needs a number");
     return false;
 }
 
 static bool check_minmax(const mp_type *args, int n, mp_type *out,
-                         miaopi__buf *msg)
+                         miaopi__buf *msg, int *bad)
 {
     MP_UNUSED(n);
     if (mp_type_numeric(&args[0]) && mp_type_numeric(&args[1])) {
@@ -103,6 +107,7 @@ static bool check_minmax(const mp_type *args, int n, mp_type *out,
         *out = T_DATE;
         return true;
     }
+    *bad = mp_type_numeric(&args[0]) || args[0].kind == MP_T_DATE ? 1 : 0;
     miaopi__buf_adds(msg, "needs two numbers or two dates");
     return false;
 }
@@ -438,6 +443,138 @@ static void ev_minmax(mp_eval *ev, const mp_node *n, const mp_value *a,
 
 /* ---- the table ---- */
 
+/* ---- government data: ID numbers and electronic licences ---- */
+
+/* ID numbers compare after trimming and upper-casing ASCII letters: an
+ * applicant may type the check character as x where registries store X. */
+static bool id_same(const char *a, size_t an, const char *b, size_t bn)
+{
+    size_t as, al, bs, bl;
+    miaopi__trim(a, an, &as, &al);
+    miaopi__trim(b, bn, &bs, &bl);
+    if (al != bl)
+        return false;
+    for (size_t i = 0; i < al; i++) {
+        char x = a[as + i], y = b[bs + i];
+        if (x >= 'a' && x <= 'z')
+            x = (char)(x - 'a' + 'A');
+        if (y >= 'a' && y <= 'z')
+            y = (char)(y - 'a' + 'A');
+        if (x != y)
+            return false;
+    }
+    return true;
+}
+
+static void ev_id_eq(mp_eval *ev, const mp_node *n, const mp_value *a,
+                     mp_value *out)
+{
+    MP_UNUSED(ev);
+    MP_UNUSED(n);
+    set_bool(out, id_same(a[0].u.s.p, a[0].u.s.len, a[1].u.s.p,
+                          a[1].u.s.len));
+}
+
+static bool is_licence(const mp_type *t)
+{
+    return t->kind == MP_T_RECORD && t->record && t->record->licence;
+}
+
+static bool check_licence_valid(const mp_type *args, int n, mp_type *out,
+                                miaopi__buf *msg, int *bad)
+{
+    MP_UNUSED(n);
+    *out = T_BOOL;
+    if (is_licence(&args[0]) && args[1].kind == MP_T_DATE)
+        return true;
+    *bad = is_licence(&args[0]) ? 1 : 0;
+    miaopi__buf_adds(msg, "needs (licence, date): a record of a field "
+                          "declared of=\"licence\" and a date");
+    return false;
+}
+
+static bool check_licence_holder(const mp_type *args, int n, mp_type *out,
+                                 miaopi__buf *msg, int *bad)
+{
+    MP_UNUSED(n);
+    *out = T_BOOL;
+    if (is_licence(&args[0]) && args[1].kind == MP_T_STRING)
+        return true;
+    *bad = is_licence(&args[0]) ? 1 : 0;
+    miaopi__buf_adds(msg, "needs (licence, string): a record of a field "
+                          "declared of=\"licence\" and the holder's ID or "
+                          "credit code");
+    return false;
+}
+
+/* A licence member as a value: UNKNOWN (missing or wrong type) unless
+ * the record really holds it. */
+static bool licence_get(const mp_value *lic, const char *name, mp_kind kind,
+                        const mp_node *n, mp_value *v, mp_value *out)
+{
+    mp_type t = {kind, NULL, NULL};
+    mp_value_from_json(json_object_get(lic->u.rec, name), &t, n, v);
+    if (MP_IS_UNKNOWN(v)) {
+        *out = *v;
+        return false;
+    }
+    return true;
+}
+
+/* Status words of 电子证照 catalogues: only "valid" (有效/正常) counts;
+ * revoked, cancelled, suspended or expired is invalid; anything else is
+ * not understood and so UNKNOWN, never a pass. */
+static int licence_status(const mp_value *s)
+{
+    static const char *const good[] = {"valid", "有效", "正常"};
+    static const char *const bad[] = {"revoked", "cancelled", "suspended",
+                                      "expired", "吊销", "撤销", "注销",
+                                      "暂扣", "过期", "失效", "作废"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (strlen(good[i]) == s->u.s.len &&
+            memcmp(good[i], s->u.s.p, s->u.s.len) == 0)
+            return 1;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (strlen(bad[i]) == s->u.s.len &&
+            memcmp(bad[i], s->u.s.p, s->u.s.len) == 0)
+            return 0;
+    return -1;
+}
+
+/* Valid on day d: status valid, and valid_from <= d <= valid_until
+ * (valid_until is the last day of validity, inclusive). */
+static void ev_licence_valid(mp_eval *ev, const mp_node *n,
+                             const mp_value *a, mp_value *out)
+{
+    MP_UNUSED(ev);
+    mp_value st, from, until;
+    if (!licence_get(&a[0], "status", MP_T_STRING, n, &st, out))
+        return;
+    int good = licence_status(&st);
+    if (good < 0) {
+        fail(out, MP_WHY_INVALID, n);
+        return;
+    }
+    if (!good) {
+        set_bool(out, false);
+        return;
+    }
+    if (!licence_get(&a[0], "valid_from", MP_T_DATE, n, &from, out) ||
+        !licence_get(&a[0], "valid_until", MP_T_DATE, n, &until, out))
+        return;
+    set_bool(out, from.u.date <= a[1].u.date && a[1].u.date <= until.u.date);
+}
+
+static void ev_licence_holder(mp_eval *ev, const mp_node *n,
+                              const mp_value *a, mp_value *out)
+{
+    MP_UNUSED(ev);
+    mp_value h;
+    if (!licence_get(&a[0], "holder_id", MP_T_STRING, n, &h, out))
+        return;
+    set_bool(out, id_same(h.u.s.p, h.u.s.len, a[1].u.s.p, a[1].u.s.len));
+}
+
 static const mp_builtin builtins[] = {
     {"date", 1, 1, check_s_date, ev_date},
     {"year", 1, 1, check_date_int, ev_ymd},
@@ -468,6 +605,9 @@ static const mp_builtin builtins[] = {
     {"abs", 1, 1, check_abs, ev_abs},
     {"min", 2, 2, check_minmax, ev_minmax},
     {"max", 2, 2, check_minmax, ev_minmax},
+    {"id_eq", 2, 2, check_ss_bool, ev_id_eq},
+    {"licence_valid", 2, 2, check_licence_valid, ev_licence_valid},
+    {"licence_holder", 2, 2, check_licence_holder, ev_licence_holder},
 };
 
 #define NBUILTINS (sizeof(builtins) / sizeof(builtins[0]))

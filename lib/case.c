@@ -105,6 +105,8 @@ static int check_shape(const json_t *root, int max_depth, miaopi_error *err)
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)root, k, v) {
+        if (json_is_null(v))
+            continue; /* null is absent, as everywhere in a case */
         if (strcmp(k, "application") == 0 || strcmp(k, "context") == 0) {
             if (!json_is_object(v))
                 return miaopi__error_set(err, MIAOPI_ECASE,
@@ -383,8 +385,14 @@ int miaopi_case_from_json_with(miaopi_case **out, const char *json,
     if (!root) {
         if (oom)
             return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
-        int rc = miaopi__error_set(err, MIAOPI_ECASE, "invalid JSON: %s",
-                                   je.text);
+        /* jansson stops at its own depth limit (2048) before ours: that
+         * is still "nested too deep", not a malformed document. */
+        int rc = miaopi__error_set(err,
+                                   json_error_code(&je) ==
+                                           json_error_stack_overflow
+                                       ? MIAOPI_ELIMIT
+                                       : MIAOPI_ECASE,
+                                   "invalid JSON: %s", je.text);
         if (err) {
             err->line = je.line;
             err->column = je.column;
@@ -505,6 +513,18 @@ static int set_path(miaopi_case *c, const char *path, json_t *value)
         json_decref(value);
         return MIAOPI_EINVAL;
     }
+    /* Check every segment first: a refused path changes nothing. */
+    for (const char *p = path;;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (!valid_segment(p, n)) {
+            json_decref(value);
+            return MIAOPI_EINVAL;
+        }
+        if (!dot)
+            break;
+        p = dot + 1;
+    }
     json_t *obj = c->root;
     const char *p = path;
     for (;;) {
@@ -569,8 +589,12 @@ int miaopi_case_set_json(miaopi_case *c, const char *path, const char *json,
     if (!v && oom)
         return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
     if (!v)
-        return miaopi__error_set(err, MIAOPI_EINVAL, "invalid JSON: %s",
-                                 je.text);
+        return miaopi__error_set(err,
+                                 json_error_code(&je) ==
+                                         json_error_stack_overflow
+                                     ? MIAOPI_ELIMIT
+                                     : MIAOPI_EINVAL,
+                                 "invalid JSON: %s", je.text);
     if (depth_of(v, c ? c->max_depth + 1 : CASE_MAX_DEPTH + 1) >
         (c ? c->max_depth : CASE_MAX_DEPTH)) {
         json_decref(v);
@@ -600,4 +624,24 @@ int miaopi_case_to_json(char **out, const miaopi_case *c)
     /* Allocated with jansson's allocator, which miaopi_free uses. */
     *out = miaopi__json_dumps(c->root, JSON_COMPACT | JSON_SORT_KEYS);
     return *out ? MIAOPI_OK : MIAOPI_ENOMEM;
+}
+
+/* Wrap a parsed case object (takes ownership of the reference), for the
+ * decision-log reader, whose entries hold the case as evaluated. */
+int miaopi__case_wrap(miaopi_case **out, json_t *root);
+int miaopi__case_wrap(miaopi_case **out, json_t *root)
+{
+    *out = NULL;
+    miaopi_case_options o;
+    miaopi_allocator alloc;
+    const miaopi_allocator *al;
+    case_options(&o, NULL, &alloc, &al);
+    miaopi_case *c = case_alloc(&o, al, &alloc);
+    if (!c) {
+        json_decref(root);
+        return MIAOPI_ENOMEM;
+    }
+    c->root = root;
+    *out = c;
+    return MIAOPI_OK;
 }

@@ -7,12 +7,18 @@
  * without touching the heap once the buffers have grown.
  */
 #include "model.h"
+#include "authoring.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
 const json_t *miaopi__case_root(const miaopi_case *c);
+int miaopi__case_wrap(miaopi_case **out, json_t *root);
+json_t *miaopi__decision_inputs(const miaopi_decision *d, const miaopi_case *c);
 
 typedef struct result {
     miaopi_rule_status status;
@@ -40,6 +46,14 @@ struct miaopi_decision {
     miaopi__arena arena;
     miaopi__buf text;     /* rendering scratch, reused */
     miaopi__buf scratch;
+    char id[64];          /* decision id; "" until given or made */
+    bool spot_check;
+    double spot_rate;
+    miaopi_decision *shadow; /* candidate's decision, kept for reuse */
+    bool has_shadow;      /* the last evaluation had a shadow ruleset */
+    bool shadow_ok;       /* ... and the candidate decided */
+    bool diverged;
+    mp_aux *aux;          /* traces and expressions (authoring.c), or NULL */
 };
 
 int miaopi_decision_new_with(miaopi_decision **out,
@@ -87,11 +101,15 @@ void miaopi_decision_free(miaopi_decision *d)
     pcre2_general_context_free(d->ev.gctx);
     miaopi__free(d->al, d->ev.slots);
     miaopi__free(d->al, d->ev.vars);
+    miaopi__free(d->al, d->ev.src);
+    json_decref(d->ev.fetched);
     miaopi__free(d->al, d->results);
     miaopi__free(d->al, d->reasons);
     miaopi__arena_free(&d->arena);
     miaopi__buf_free(&d->text);
     miaopi__buf_free(&d->scratch);
+    miaopi_decision_free(d->shadow);
+    miaopi__aux_free(d->aux);
     miaopi_ruleset_unref(d->rs);
     miaopi_allocator alloc = d->alloc;
     miaopi__free(d->al ? &alloc : NULL, d);
@@ -131,6 +149,13 @@ static int prepare(miaopi_decision *d, const miaopi_ruleset *rs)
         return MIAOPI_ENOMEM;
     if (d->ev.cap_slots > old)
         memset(d->ev.slots + old, 0, (d->ev.cap_slots - old) * sizeof(mp_slot));
+    size_t old_src = d->ev.cap_src;
+    if (!grow(d->al, (void **)&d->ev.src, &d->ev.cap_src, rs->nsources,
+              sizeof(mp_src_state)))
+        return MIAOPI_ENOMEM;
+    if (d->ev.cap_src > old_src)
+        memset(d->ev.src + old_src, 0,
+               (d->ev.cap_src - old_src) * sizeof(mp_src_state));
     if (!grow(d->al, (void **)&d->ev.vars, &d->ev.cap_vars,
               (size_t)rs->max_vars, sizeof(mp_value)) ||
         !grow(d->al, (void **)&d->results, &d->cap_results, rs->nrules,
@@ -143,12 +168,18 @@ static int prepare(miaopi_decision *d, const miaopi_ruleset *rs)
     /* A new generation invalidates every cached slot without a sweep. */
     if (++d->ev.gen == 0) {
         memset(d->ev.slots, 0, d->ev.cap_slots * sizeof(mp_slot));
+        memset(d->ev.src, 0, d->ev.cap_src * sizeof(mp_src_state));
         d->ev.gen = 1;
     }
+    /* Records fetched for the previous case are dropped. */
+    if (d->ev.fetched)
+        json_object_clear(d->ev.fetched);
+    d->ev.fetch_calls = 0;
     miaopi__arena_reset(&d->arena);
     d->ev.rs = rs;
     d->ev.nomem = false;
     d->ev.steps = 0;
+    d->ev.max_steps = 10000000u; /* callers with options override it */
     return MIAOPI_OK;
 }
 
@@ -192,6 +223,13 @@ static const char *why_en(miaopi_decision *d, mp_why why, const mp_node *n)
     case MP_WHY_UNAVAILABLE:
         return arena_printf(d, "source %s is unavailable",
                             n && n->source ? n->source->name : "?");
+    case MP_WHY_NOT_FOUND:
+        return arena_printf(d, "source %s has no record for the applicant",
+                            n && n->source ? n->source->name : "?");
+    case MP_WHY_STALE:
+        return arena_printf(d, "the record from source %s is older than "
+                               "its maximum age",
+                            n && n->source ? n->source->name : "?");
     case MP_WHY_MISSING:
         return arena_printf(d, "%s is missing", *path ? path : "a value");
     case MP_WHY_TYPE:
@@ -215,6 +253,12 @@ static const char *why_zh(miaopi_decision *d, const result *r)
     switch (r->why) {
     case MP_WHY_UNAVAILABLE:
         return arena_printf(d, "%s暂时无法获取",
+                            n && n->source ? source_label(n->source) : "数据");
+    case MP_WHY_NOT_FOUND:
+        return arena_printf(d, "%s中没有申请人的记录",
+                            n && n->source ? source_label(n->source) : "数据");
+    case MP_WHY_STALE:
+        return arena_printf(d, "%s的数据已超过有效时限",
                             n && n->source ? source_label(n->source) : "数据");
     case MP_WHY_MISSING:
         if (n && n->field && n->field->title)
@@ -343,8 +387,29 @@ static int case_error(miaopi_error *err, const char *what, const char *arg)
 }
 
 /* The decision date and required application fields. */
+static int read_context_time(miaopi_decision *d, miaopi_error *err)
+{
+    /* The freshness reference: context.decision_time when given, else the
+     * last instant of the decision date in China Standard Time (UTC+8),
+     * the conservative choice when only the date is known. */
+    const json_t *t = json_object_get(d->ev.context, "decision_time");
+    d->ev.ref_instant = (int64_t)d->ev.decision_date * 86400 + 86400 -
+                        8 * 3600;
+    if (t && !json_is_null(t) &&
+        (!json_is_string(t) ||
+         !miaopi__instant_parse(json_string_value(t), json_string_length(t),
+                                &d->ev.ref_instant)))
+        return case_error(err, "context.decision_time is not an RFC 3339 "
+                               "timestamp with an offset",
+                          NULL);
+    const json_t *dl = json_object_get(d->ev.context, "deadline");
+    d->ev.deadline = json_is_string(dl) ? json_string_value(dl) : "";
+    return MIAOPI_OK;
+}
+
 static int read_case(miaopi_decision *d, const json_t *root,
-                     const miaopi_eval_options *opts, miaopi_error *err)
+                     const miaopi_eval_options *opts, bool prefill,
+                     miaopi_error *err)
 {
     const miaopi_ruleset *rs = d->rs;
     d->ev.application = json_object_get(root, "application");
@@ -363,6 +428,10 @@ static int read_case(miaopi_decision *d, const json_t *root,
                           "date:",
                           json_string_value(dd));
     miaopi__date_format(d->ev.decision_date, d->date);
+    d->ev.resolvers = opts->resolvers;
+    int rc = read_context_time(d, err);
+    if (rc != MIAOPI_OK || prefill)
+        return rc;
     if (!opts->ignore_effective_dates &&
         (d->ev.decision_date < rs->from_day ||
          d->ev.decision_date >= rs->until_day))
@@ -420,6 +489,175 @@ static void combine(miaopi_decision *d)
     }
 }
 
+/* ---- decision ids, spot checks, shadow mode ---- */
+
+static int make_id(miaopi_decision *d)
+{
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof(b)) != 1)
+        return MIAOPI_EINTERNAL;
+    b[6] = (unsigned char)((b[6] & 0x0F) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3F) | 0x80); /* RFC 4122 variant */
+    snprintf(d->id, sizeof(d->id),
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+             b[10], b[11], b[12], b[13], b[14], b[15]);
+    return MIAOPI_OK;
+}
+
+/* Selection depends only on the id, so a replay that passes the logged id
+ * selects the same decisions. */
+static int spot_check(miaopi_decision *d, double rate)
+{
+    d->spot_rate = rate > 0 ? (rate < 1 ? rate : 1) : 0;
+    if (d->outcome != MIAOPI_APPROVE || d->spot_rate <= 0)
+        return MIAOPI_OK;
+    if (!d->id[0] && make_id(d) != MIAOPI_OK)
+        return MIAOPI_EINTERNAL;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!EVP_Digest(d->id, strlen(d->id), md, &n, EVP_sha256(), NULL))
+        return MIAOPI_EINTERNAL;
+    uint64_t x = 0;
+    for (int i = 0; i < 8; i++)
+        x = (x << 8) | md[i];
+    /* x / 2^64 < rate, computed without floating-point rounding at 1. */
+    d->spot_check = d->spot_rate >= 1 ||
+                    (double)x < d->spot_rate * 18446744073709551616.0;
+    return MIAOPI_OK;
+}
+
+static const result *find_result(const miaopi_decision *d, const char *id)
+{
+    for (size_t i = 0; i < d->rs->nrules; i++)
+        if (strcmp(d->rs->rules[i].id, id) == 0)
+            return &d->results[i];
+    return NULL;
+}
+
+static int run_shadow(miaopi_decision *d, const miaopi_eval_options *opts,
+                      const miaopi_case *c)
+{
+    d->has_shadow = true;
+    if (!d->shadow && miaopi_decision_new(&d->shadow) != MIAOPI_OK)
+        return MIAOPI_ENOMEM;
+    /* A candidate is usually not in force yet: ignore its dates. */
+    miaopi_eval_options so = *opts;
+    so.shadow = NULL;
+    so.decision_id = NULL;
+    so.spot_check_rate = 0;
+    so.ignore_effective_dates = 1;
+    /* The candidate sees exactly the records the live decision used:
+     * resolvers are not called a second time. */
+    so.resolvers = NULL;
+    json_t *inputs = miaopi__decision_inputs(d, c);
+    miaopi_case *ic = NULL;
+    if (!inputs || miaopi__case_wrap(&ic, inputs) != MIAOPI_OK)
+        return MIAOPI_ENOMEM;
+    int rc = miaopi_evaluate(d->shadow, opts->shadow, ic, &so, NULL);
+    miaopi_case_free(ic);
+    if (rc == MIAOPI_ENOMEM)
+        return rc;
+    d->shadow_ok = rc == MIAOPI_OK;
+    if (!d->shadow_ok) {
+        d->diverged = true;
+        return MIAOPI_OK;
+    }
+    const miaopi_decision *s = d->shadow;
+    d->diverged = s->outcome != d->outcome;
+    for (size_t i = 0; !d->diverged && i < d->rs->nrules; i++) {
+        const result *o = find_result(s, d->rs->rules[i].id);
+        d->diverged = o && o->status != d->results[i].status;
+    }
+    return MIAOPI_OK;
+}
+
+const char *miaopi_decision_id(const miaopi_decision *d)
+{
+    if (!d || !d->valid)
+        return "";
+    /* The id is made lazily so that evaluations that are never logged or
+     * spot-checked do not pay for randomness. The decision is per-thread
+     * state, so filling the cache through a const pointer is safe. */
+    miaopi_decision *m = (miaopi_decision *)d;
+    if (!m->id[0] && make_id(m) != MIAOPI_OK)
+        return "";
+    return m->id;
+}
+
+int miaopi_decision_spot_check(const miaopi_decision *d)
+{
+    return d && d->valid && d->spot_check;
+}
+
+double miaopi__decision_spot_rate(const miaopi_decision *d);
+double miaopi__decision_spot_rate(const miaopi_decision *d)
+{
+    return d ? d->spot_rate : 0;
+}
+
+const miaopi_decision *miaopi_decision_shadow(const miaopi_decision *d)
+{
+    return d && d->valid && d->has_shadow && d->shadow_ok ? d->shadow : NULL;
+}
+
+int miaopi__decision_has_shadow(const miaopi_decision *d);
+int miaopi__decision_has_shadow(const miaopi_decision *d)
+{
+    return d && d->valid && d->has_shadow;
+}
+
+int miaopi_decision_diverged(const miaopi_decision *d)
+{
+    return d && d->valid && d->diverged;
+}
+
+int miaopi__decision_begin(miaopi_decision *d, const miaopi_ruleset *rs,
+                           const miaopi_case *c,
+                           const miaopi_eval_options *opts, bool prefill,
+                           miaopi_error *err);
+
+/* Options structs only grow by appending: a caller built against an
+ * older header passes a smaller size, and the members it knows are used,
+ * the rest default. */
+static const miaopi_eval_options *eval_options(const miaopi_eval_options *o,
+                                               miaopi_eval_options *known)
+{
+    miaopi_eval_options dflt = MIAOPI_EVAL_OPTIONS_INIT;
+    *known = dflt;
+    if (o && o->size > sizeof(size_t))
+        memcpy((char *)known + sizeof(size_t), (const char *)o + sizeof(size_t),
+               (o->size < sizeof(*o) ? o->size : sizeof(*o)) -
+                   sizeof(size_t));
+    return known;
+}
+
+mp_eval *miaopi__decision_eval(miaopi_decision *d);
+json_t *miaopi__sources_json(const miaopi_decision *d);
+
+/* Prepare d for rs and read c's context, as an evaluation does, without
+ * the checks that pre-filling must skip (required fields, effective
+ * dates). Used by miaopi_prefill. */
+int miaopi__decision_begin(miaopi_decision *d, const miaopi_ruleset *rs,
+                           const miaopi_case *c,
+                           const miaopi_eval_options *opts, bool prefill,
+                           miaopi_error *err)
+{
+    miaopi_eval_options known;
+    opts = eval_options(opts, &known);
+    int rc = prepare(d, rs);
+    if (rc != MIAOPI_OK)
+        return miaopi__error_set(err, rc, "out of memory");
+    d->ev.max_steps = opts->max_steps ? opts->max_steps : 10000000u;
+    return read_case(d, miaopi__case_root(c), opts, prefill, err);
+}
+
+mp_eval *miaopi__decision_eval(miaopi_decision *d)
+{
+    return &d->ev;
+}
+
 int miaopi_evaluate(miaopi_decision *out, const miaopi_ruleset *rs,
                     const miaopi_case *c, const miaopi_eval_options *opts,
                     miaopi_error *err)
@@ -430,21 +668,19 @@ int miaopi_evaluate(miaopi_decision *out, const miaopi_ruleset *rs,
     out->valid = false;
     out->outcome = MIAOPI_ESCALATE;
     out->nreasons = 0;
+    out->id[0] = '\0';
+    out->spot_check = false;
+    out->spot_rate = 0;
+    out->has_shadow = out->shadow_ok = out->diverged = false;
     if (!rs || !c)
         return miaopi__error_set(err, MIAOPI_EINVAL, "invalid argument");
-    /* Read as much of the caller's options as its version has (fields
-     * are only appended); the rest keep their defaults. */
-    miaopi_eval_options o = MIAOPI_EVAL_OPTIONS_INIT;
-    if (opts && opts->size > sizeof(size_t)) {
-        memcpy(&o, opts, opts->size < sizeof(o) ? opts->size : sizeof(o));
-        o.size = sizeof(o);
-    }
-    opts = &o;
+    miaopi_eval_options known;
+    opts = eval_options(opts, &known);
     int rc = prepare(out, rs);
     if (rc != MIAOPI_OK)
         return miaopi__error_set(err, rc, "out of memory");
     out->ev.max_steps = opts->max_steps ? opts->max_steps : 10000000u;
-    rc = read_case(out, miaopi__case_root(c), opts, err);
+    rc = read_case(out, miaopi__case_root(c), opts, false, err);
     if (rc != MIAOPI_OK)
         return rc;
     for (size_t i = 0; i < rs->nrules; i++)
@@ -456,11 +692,24 @@ int miaopi_evaluate(miaopi_decision *out, const miaopi_ruleset *rs,
     for (size_t k = 0; k < out->nreasons; k++)
         if (out->reasons[k] != SIZE_MAX)
             render(out, out->reasons[k]);
+    /* Tracing costs this one test when it is off. */
+    if (out->aux && miaopi__aux_tracing(out->aux))
+        miaopi__trace_all(out->aux, out, &out->ev, rs);
     if (out->ev.nomem) {
         out->outcome = MIAOPI_ESCALATE;
         return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
     }
+    if (opts->decision_id)
+        snprintf(out->id, sizeof(out->id), "%s", opts->decision_id);
     out->valid = true;
+    rc = spot_check(out, opts->spot_check_rate);
+    if (rc == MIAOPI_OK && opts->shadow)
+        rc = run_shadow(out, opts, c);
+    if (rc != MIAOPI_OK) {
+        out->valid = false;
+        out->outcome = MIAOPI_ESCALATE;
+        return miaopi__error_set(err, rc, "out of memory");
+    }
     return MIAOPI_OK;
 }
 
@@ -622,6 +871,86 @@ static json_t *reasons_json(const miaopi_decision *d, const char *lang)
     return arr;
 }
 
+/* The decision as a JSON object (new reference), or NULL when out of
+ * memory. Shared by miaopi_decision_to_json and the decision log. */
+json_t *miaopi__decision_json(const miaopi_decision *d, const char *lang,
+                              unsigned flags);
+json_t *miaopi__decision_json(const miaopi_decision *d, const char *lang,
+                              unsigned flags)
+{
+    json_t *rs = ruleset_json(d->rs), *rules = rules_json(d);
+    if (!rs || !rules) {
+        json_decref(rs);
+        json_decref(rules);
+        return NULL;
+    }
+    json_t *o = json_pack("{s:s, s:s, s:o, s:o}", "decision",
+                          miaopi_outcome_name(d->outcome), "decision_date",
+                          d->date, "ruleset", rs, "rules", rules);
+    if (!o)
+        return NULL;
+    if (d->rs->nsources > 0) {
+        /* Which sources were used, fetched or missing, with provenance:
+         * the audit log keeps this beside the inputs. */
+        json_t *src = miaopi__sources_json(d);
+        json_t *un = json_array();
+        for (size_t i = 0; src && un && i < json_array_size(src); i++) {
+            const char *st = json_string_value(
+                json_object_get(json_array_get(src, i), "status"));
+            if (st && (strcmp(st, "not-found") == 0 ||
+                       strcmp(st, "unavailable") == 0 ||
+                       strcmp(st, "stale") == 0))
+                json_array_append(un, json_object_get(json_array_get(src, i),
+                                                      "name"));
+        }
+        /* json_object_set_new consumes its value even when it fails;
+         * whatever was not handed over is released here. */
+        bool ok = src && un;
+        if (!ok) {
+            json_decref(src);
+            json_decref(un);
+        } else if (json_object_set_new(o, "sources", src) != 0) {
+            json_decref(un);
+            ok = false;
+        } else {
+            ok = json_object_set_new(o, "unavailable_sources", un) == 0;
+        }
+        if (!ok) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    if (flags & MIAOPI_JSON_REASONS) {
+        json_t *r = reasons_json(d, lang);
+        if (!r || json_object_set_new(o, "reasons", r) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    bool ok = true;
+    if (d->id[0] || d->spot_check)
+        ok = json_object_set_new(o, "id", json_string(d->id)) == 0;
+    if (ok && d->spot_rate > 0)
+        ok = json_object_set_new(o, "spot_check",
+                                 json_pack("{s:b, s:f}", "selected",
+                                           d->spot_check, "rate",
+                                           d->spot_rate)) == 0;
+    if (ok && d->has_shadow) {
+        json_t *sh = d->shadow_ok
+                         ? miaopi__decision_json(d->shadow, lang, flags)
+                         : json_pack("{s:s}", "error",
+                                     "the candidate ruleset could not decide");
+        ok = sh && json_object_set_new(o, "shadow", sh) == 0 &&
+             json_object_set_new(o, "diverged",
+                                 json_boolean(d->diverged)) == 0;
+    }
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 int miaopi_decision_to_json(char **out, const miaopi_decision *d,
                             const char *lang, unsigned flags)
 {
@@ -630,19 +959,13 @@ int miaopi_decision_to_json(char **out, const miaopi_decision *d,
     *out = NULL;
     if (!d || !d->valid)
         return MIAOPI_EINVAL;
-    /* Each part is checked: json_pack's "o*" would silently drop a part
-     * that could not be built. */
-    json_t *o = json_pack("{s:s, s:s}", "decision",
-                          miaopi_outcome_name(d->outcome), "decision_date",
-                          d->date);
-    if (!o || json_object_set_new(o, "ruleset", ruleset_json(d->rs)) != 0 ||
-        json_object_set_new(o, "rules", rules_json(d)) != 0) {
-        json_decref(o);
+    json_t *o = miaopi__decision_json(d, lang, flags);
+    if (!o)
         return MIAOPI_ENOMEM;
-    }
-    if (flags & MIAOPI_JSON_REASONS) {
-        json_t *r = reasons_json(d, lang);
-        if (!r || json_object_set_new(o, "reasons", r) != 0) {
+    if ((flags & MIAOPI_JSON_TRACE) && d->aux &&
+        miaopi__aux_tracing(d->aux)) {
+        json_t *t = miaopi__trace_json(d->aux);
+        if (!t || json_object_set_new(o, "trace", t) != 0) {
             json_decref(o);
             return MIAOPI_ENOMEM;
         }
@@ -653,4 +976,196 @@ int miaopi_decision_to_json(char **out, const miaopi_decision *d,
     *out = miaopi__json_dumps(o, jf);
     json_decref(o);
     return *out ? MIAOPI_OK : MIAOPI_ENOMEM;
+}
+
+/* ---- sources: provenance and inputs ---- */
+
+static const mp_src_state *src_state(const miaopi_decision *d, size_t i)
+{
+    static const mp_src_state unused = {0, MP_SRC_UNUSED, NULL, "", "",
+                                        "", "", false};
+    const mp_src_state *st = &d->ev.src[i];
+    return st->gen == d->ev.gen ? st : &unused;
+}
+
+size_t miaopi_decision_source_count(const miaopi_decision *d)
+{
+    return d && d->valid ? d->rs->nsources : 0;
+}
+
+int miaopi_decision_source(miaopi_source_info *out, const miaopi_decision *d,
+                           size_t index)
+{
+    if (!out || !d || out->size < sizeof(*out))
+        return MIAOPI_EINVAL;
+    if (!d->valid || index >= d->rs->nsources)
+        return MIAOPI_ENOTFOUND;
+    const mp_src_state *st = src_state(d, index);
+    out->name = d->rs->sources[index].name;
+    out->status = miaopi__src_status_name(st->status);
+    out->origin = st->origin;
+    out->retrieved_at = st->retrieved_at;
+    out->version = st->version;
+    out->detail = st->detail;
+    return MIAOPI_OK;
+}
+
+size_t miaopi_decision_fetch_count(const miaopi_decision *d)
+{
+    return d && d->valid ? d->ev.fetch_calls : 0;
+}
+
+/* [{name, status, provenance?, detail?}] for every declared source. */
+json_t *miaopi__sources_json(const miaopi_decision *d)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < d->rs->nsources; i++) {
+        const mp_src_state *st = src_state(d, i);
+        json_t *o = json_pack("{s:s, s:s}", "name", d->rs->sources[i].name,
+                              "status", miaopi__src_status_name(st->status));
+        /* A part that cannot be built fails the whole (the audit log
+         * records this; it must not silently lose the provenance). */
+        if (o && (*st->origin || *st->retrieved_at || *st->version) &&
+            json_object_set_new(o, "provenance",
+                                json_pack("{s:s, s:s, s:s}", "origin",
+                                          st->origin, "retrieved_at",
+                                          st->retrieved_at, "version",
+                                          st->version)) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+        if (o && *st->detail &&
+            json_object_set_new(o, "detail", json_string(st->detail)) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+        if (!o || json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+/* The case as evaluated: c's document plus every record a resolver
+ * fetched (a failed fetch as null, so a replay is UNKNOWN just the same).
+ * A new reference; when nothing was fetched, c's own document. Used for
+ * miaopi_decision_inputs_json and by the decision log. */
+json_t *miaopi__decision_inputs(const miaopi_decision *d, const miaopi_case *c);
+json_t *miaopi__decision_inputs(const miaopi_decision *d, const miaopi_case *c)
+{
+    bool fetched = false;
+    for (size_t i = 0; i < d->rs->nsources; i++)
+        fetched = fetched || src_state(d, i)->from_resolver;
+    if (!fetched)
+        return json_incref((json_t *)miaopi__case_root(c));
+    json_t *root = json_deep_copy(miaopi__case_root(c));
+    json_t *srcs = root ? json_object_get(root, "sources") : NULL;
+    if (root && !json_is_object(srcs)) {
+        srcs = json_object();
+        if (json_object_set_new(root, "sources", srcs) != 0)
+            srcs = NULL;
+    }
+    bool ok = root && srcs;
+    for (size_t i = 0; ok && i < d->rs->nsources; i++) {
+        const mp_src_state *st = src_state(d, i);
+        if (!st->from_resolver)
+            continue;
+        json_t *v = st->status == MP_SRC_FETCHED || st->status == MP_SRC_STALE
+                        ? json_deep_copy(st->rec)
+                        : json_null();
+        ok = v && json_object_set_new(srcs, d->rs->sources[i].name, v) == 0;
+    }
+    if (!ok) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+int miaopi_decision_inputs_json(char **out, const miaopi_decision *d,
+                                const miaopi_case *c)
+{
+    if (!out)
+        return MIAOPI_EINVAL;
+    *out = NULL;
+    if (!d || !d->valid || !c)
+        return MIAOPI_EINVAL;
+    json_t *root = miaopi__decision_inputs(d, c);
+    *out = root ? miaopi__json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS)
+                : NULL;
+    json_decref(root);
+    return *out ? MIAOPI_OK : MIAOPI_ENOMEM;
+}
+
+int miaopi_decision_fetched_json(char **out, const miaopi_decision *d)
+{
+    if (!out)
+        return MIAOPI_EINVAL;
+    *out = NULL;
+    if (!d || !d->valid)
+        return MIAOPI_EINVAL;
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < d->rs->nsources; i++) {
+        const mp_src_state *st = src_state(d, i);
+        if (!st->from_resolver)
+            continue;
+        json_t *v = st->status == MP_SRC_FETCHED || st->status == MP_SRC_STALE
+                        ? json_deep_copy(st->rec)
+                        : json_null();
+        if (!v || json_object_set_new(o, d->rs->sources[i].name, v) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    *out = o ? miaopi__json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    return *out ? MIAOPI_OK : MIAOPI_ENOMEM;
+}
+/* ---- hooks for authoring.c ---- */
+
+mp_aux *miaopi__decision_aux(miaopi_decision *d, bool create)
+{
+    if (!d->aux && create)
+        d->aux = miaopi__aux_new();
+    return d->aux;
+}
+
+const mp_aux *miaopi__decision_valid_aux(const miaopi_decision *d)
+{
+    return d && d->valid ? d->aux : NULL;
+}
+
+const char *miaopi__decision_why(miaopi_decision *d, mp_why why,
+                                 const mp_node *where)
+{
+    return why_en(d, why, where);
+}
+
+int miaopi__decision_begin_expr(miaopi_decision *d,
+                                const miaopi_ruleset *scope,
+                                const miaopi_case *c, mp_eval **ev)
+{
+    d->valid = false;
+    d->outcome = MIAOPI_ESCALATE;
+    d->nreasons = 0;
+    int rc = prepare(d, scope);
+    if (rc != MIAOPI_OK)
+        return rc;
+    const json_t *root = c ? miaopi__case_root(c) : NULL;
+    d->ev.application = json_object_get(root, "application");
+    d->ev.context = json_object_get(root, "context");
+    d->ev.sources = json_object_get(root, "sources");
+    const json_t *dd = json_object_get(d->ev.context, "decision_date");
+    if (!json_is_string(dd) ||
+        !miaopi__date_parse(json_string_value(dd), json_string_length(dd),
+                            &d->ev.decision_date)) {
+        /* No date in the case: context.decision_date is UNKNOWN, never
+         * today's date. */
+        mp_slot *slot = &d->ev.slots[scope->context.fields[0].slot];
+        slot->gen = d->ev.gen;
+        mp_value_unknown(&slot->v, dd ? MP_WHY_TYPE : MP_WHY_MISSING, NULL);
+    }
+    *ev = &d->ev;
+    return MIAOPI_OK;
 }

@@ -48,8 +48,8 @@ void mp_type_name(const mp_type *t, miaopi__buf *out)
 const mp_field *mp_schema_find(const mp_schema *s, const char *name,
                                size_t len)
 {
-    /* A name is NULL while its schema is being loaded: the context's
-     * built-in decision_date is named after its declared fields. */
+    /* A name may still be NULL while its schema is being loaded (the
+     * context's built-in decision_date is named after its siblings). */
     for (size_t i = 0; i < s->nfields; i++)
         if (s->fields[i].name && strlen(s->fields[i].name) == len &&
             memcmp(s->fields[i].name, name, len) == 0)
@@ -71,6 +71,8 @@ const char *mp_why_text(mp_why w)
     case MP_WHY_LIMIT: return "an evaluation limit was hit";
     case MP_WHY_NOMEM: return "out of memory";
     case MP_WHY_INTERNAL: return "internal error";
+    case MP_WHY_NOT_FOUND: return "the source has no record for the applicant";
+    case MP_WHY_STALE: return "the source record is too old";
     default: return "unknown";
     }
 }
@@ -299,18 +301,17 @@ static void eval_path(mp_eval *ev, const mp_node *n, mp_value *out)
         }
         obj = ev->context;
         break;
-    case MP_ROOT_SOURCE:
-        obj = ev->sources ? json_object_get(ev->sources, n->source->name)
-                          : NULL;
-        if (!obj || json_is_null(obj)) {
-            mp_value_unknown(out, MP_WHY_UNAVAILABLE, n);
-            goto done;
-        }
-        if (!json_is_object(obj)) {
-            mp_value_unknown(out, MP_WHY_TYPE, n);
+    case MP_ROOT_SOURCE: {
+        /* Inline in the case, or fetched lazily through a resolver; not
+         * found, unavailable and stale records are UNKNOWN. */
+        mp_why why = MP_WHY_NONE;
+        obj = mp_source_record(ev, n->source, &why);
+        if (!obj) {
+            mp_value_unknown(out, why, n);
             goto done;
         }
         break;
+    }
     }
     mp_value_from_json(obj && json_is_object(obj)
                            ? json_object_get(obj, f->name)

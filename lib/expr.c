@@ -62,6 +62,22 @@ static void report(mp_compiler *c, miaopi__diag_id id, size_t pos,
         c->on_error(c->payload, id, (int)pos, msg);
 }
 
+/* A warning does not stop the expression from compiling. */
+static void warn(mp_compiler *c, miaopi__diag_id id, size_t pos,
+                 const char *fmt, ...) MP_PRINTF(4, 5);
+
+static void warn(mp_compiler *c, miaopi__diag_id id, size_t pos,
+                 const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (c->on_error)
+        c->on_error(c->payload, id, (int)pos, msg);
+}
+
 static bool is_ident_start(char ch)
 {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
@@ -199,7 +215,10 @@ static token peek(mp_compiler *c)
     bool failed = c->failed;
     token t = lex(c);
     c->pos = save;
-    c->failed = failed;
+    /* A lexer error has been reported: keep it the expression's one error
+     * (restoring would report it again at every later peek). */
+    if (t.kind != TK_ERROR)
+        c->failed = failed;
     return t;
 }
 
@@ -236,6 +255,7 @@ static mp_node *new_node(mp_compiler *c, mp_op op, size_t pos, int nargs)
     memset(n, 0, sizeof(*n));
     n->op = op;
     n->pos = (int)pos;
+    n->start = (int)pos;
     n->var = -1;
     n->nargs = nargs;
     if (nargs > 0) {
@@ -249,6 +269,14 @@ static mp_node *new_node(mp_compiler *c, mp_op op, size_t pos, int nargs)
 nomem:
     report(c, MIAOPI__D_NONE, pos, "out of memory");
     return NULL;
+}
+
+/* Close a node's source span at the end of the last token consumed. */
+static mp_node *finish(mp_compiler *c, mp_node *n)
+{
+    if (n && n->len == 0)
+        n->len = (int)c->pos - n->start;
+    return n;
 }
 
 bool mp_node_is_constant(const mp_node *n)
@@ -290,6 +318,8 @@ static mp_node *fold(mp_compiler *c, mp_node *n)
         return NULL;
     }
     if (MP_IS_UNKNOWN(&v)) {
+        if (c->keep_unknown)
+            return n; /* evaluates to UNKNOWN, with its reason */
         report(c, MIAOPI__D_BAD_CONSTANT, (size_t)n->pos,
                "this constant expression has no value: %s",
                mp_why_text(v.why));
@@ -401,7 +431,7 @@ static mp_node *parse_string(mp_compiler *c, token t)
                 cp = cp * 16 + d;
             }
             if (k != 5 || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0) {
-                report(c, MIAOPI__D_SYNTAX, t.start + 1 + i,
+                report(c, MIAOPI__D_SYNTAX, t.start + i, /* the backslash */
                        "\\u needs four hex digits naming a character");
                 miaopi__buf_free(&b);
                 return NULL;
@@ -426,7 +456,7 @@ static mp_node *parse_string(mp_compiler *c, token t)
             break;
         }
         default:
-            report(c, MIAOPI__D_SYNTAX, t.start + 1 + i,
+            report(c, MIAOPI__D_SYNTAX, t.start + i, /* the backslash */
                    "unknown escape '\\%c' in a string (to write a regex "
                    "backslash, double it: \"\\\\d\")",
                    e);
@@ -483,33 +513,31 @@ static mp_node *parse_number(mp_compiler *c, token t)
 }
 
 /* [a, b, c]: elements must be constants of one type. */
-static mp_node *parse_list(mp_compiler *c, token open)
+#define LIST_MAX 1024
+
+static mp_node *parse_list_items(mp_compiler *c, token open,
+                                 mp_value *items)
 {
-    /* On the heap, not the stack: lists nest (and are refused only once
-     * parsed), and 1024 values per level overflowed the stack at a few
-     * hundred levels. */
-    mp_value *items = NULL;
-    size_t n = 0, cap = 0;
-    mp_node *node = NULL;
+    size_t n = 0;
     mp_type elem = {MP_T_NONE, NULL, NULL};
     if (peek(c).kind == TK_RBRACKET) {
         report(c, MIAOPI__D_SYNTAX, open.start,
                "an empty list has no element type");
-        goto out;
+        return NULL;
     }
     for (;;) {
         mp_node *e = parse_expr(c);
         if (!e)
-            goto out;
+            return NULL;
         if (!mp_node_is_constant(e)) {
             report(c, MIAOPI__D_NOT_CONSTANT, (size_t)e->pos,
                    "list literals may hold only constants");
-            goto out;
+            return NULL;
         }
         if (e->type.kind == MP_T_LIST) {
             report(c, MIAOPI__D_TYPE, (size_t)e->pos,
                    "lists of lists are not supported");
-            goto out;
+            return NULL;
         }
         if (n == 0) {
             elem = e->type;
@@ -527,25 +555,14 @@ static mp_node *parse_list(mp_compiler *c, token open)
                        miaopi__buf_cstr(&b), miaopi__buf_cstr(&a));
                 miaopi__buf_free(&a);
                 miaopi__buf_free(&b);
-                goto out;
+                return NULL;
             }
         }
-        if (n == 1024) {
+        if (n == LIST_MAX) {
             report(c, MIAOPI__D_TOO_DEEP, (size_t)e->pos,
                    "a list literal may hold at most 1024 items; "
                    "use a table");
-            goto out;
-        }
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            mp_value *ni = miaopi__realloc(c->rs->al, items,
-                                           nc * sizeof(*items));
-            if (!ni) {
-                report(c, MIAOPI__D_NONE, open.start, "out of memory");
-                goto out;
-            }
-            items = ni;
-            cap = nc;
+            return NULL;
         }
         items[n++] = e->lit;
         token t = lex(c);
@@ -554,7 +571,7 @@ static mp_node *parse_list(mp_compiler *c, token open)
         if (t.kind != TK_COMMA) {
             if (t.kind != TK_ERROR)
                 report(c, MIAOPI__D_SYNTAX, t.start, "expected ',' or ']'");
-            goto out;
+            return NULL;
         }
     }
     /* Promote integers when the list mixes integers and decimals. */
@@ -564,13 +581,12 @@ static mp_node *parse_list(mp_compiler *c, token open)
                 items[i].u.d = miaopi__dec_from_int(items[i].u.i);
                 items[i].kind = MP_T_DEC;
             }
-    node = new_node(c, MP_OP_LIT, open.start, 0);
+    mp_node *node = new_node(c, MP_OP_LIT, open.start, 0);
     mp_value *arr = miaopi__arena_alloc(&c->rs->pool, sizeof(mp_value) * n);
     mp_type *et = pool_type(c, &elem);
     if (!node || !arr || !et) {
         report(c, MIAOPI__D_NONE, open.start, "out of memory");
-        node = NULL;
-        goto out;
+        return NULL;
     }
     memcpy(arr, items, sizeof(mp_value) * n);
     node->type.kind = MP_T_LIST;
@@ -578,9 +594,23 @@ static mp_node *parse_list(mp_compiler *c, token open)
     node->lit.kind = MP_T_LIST;
     node->lit.u.list.items = arr;
     node->lit.u.list.n = n;
-out:
-    miaopi__free(c->rs->al, items);
     return node;
+}
+
+/* The items live on the heap: 1024 values are 40 KiB, and list literals
+ * nest (through parentheses) as deep as the depth limit allows, which
+ * would overflow the stack long before the limit. */
+static mp_node *parse_list(mp_compiler *c, token open)
+{
+    mp_value *items =
+        miaopi__malloc(c->rs->al, LIST_MAX * sizeof(*items));
+    if (!items) {
+        report(c, MIAOPI__D_NONE, open.start, "out of memory");
+        return NULL;
+    }
+    mp_node *n = parse_list_items(c, open, items);
+    miaopi__free(c->rs->al, items);
+    return n;
 }
 
 static const mp_source *find_source(const miaopi_ruleset *rs, const char *s,
@@ -658,6 +688,8 @@ static mp_node *parse_root_path(mp_compiler *c, token root, mp_root kind,
     mp_node *n = new_node(c, MP_OP_PATH, root.start, 0);
     if (!n)
         return NULL;
+    if (c->used_slots && field->slot >= 0)
+        c->used_slots[field->slot] = 1;
     n->field = field;
     n->root = kind;
     n->source = src;
@@ -694,6 +726,12 @@ static void report_unknown_name(mp_compiler *c, token t)
         suggest_try(&sg, s, t.len, rs->tables[i].name);
     for (int i = 0; i < c->nvars; i++)
         suggest_try(&sg, s, t.len, c->vars[i].name);
+    if (mp_builtin_find(s, t.len)) {
+        report(c, MIAOPI__D_UNKNOWN_PATH, t.start,
+               "'%.*s' is a function; call it as %.*s(...)", (int)t.len, s,
+               (int)t.len, s);
+        return;
+    }
     report(c, MIAOPI__D_UNKNOWN_PATH, t.start,
            "unknown name '%.*s'%s%s%s (paths start with application., "
            "context., a declared source, a constant or a table)",
@@ -853,6 +891,45 @@ static int regex_register(mp_compiler *c, pcre2_code *re)
     return 0;
 }
 
+/* A counted repetition of a digit/word class or a bracket class, like
+ * \d{17} or [0-9X]{18}: the shape of an ID or code format check. */
+static bool looks_like_format(const char *p, size_t n)
+{
+    for (size_t i = 1; i + 1 < n; i++) {
+        if (p[i] != '{' || !is_digit(p[i + 1]))
+            continue;
+        if (p[i - 1] == ']')
+            return true;
+        if (i >= 2 && p[i - 2] == '\\' && strchr("dwDW", p[i - 1]))
+            return true;
+    }
+    return false;
+}
+
+/* A format check without ^...$ also matches inside a longer value:
+ * matches(x, "\\d{6}") is true for "abc1234567". Warn where the pattern
+ * looks like a whole-value format but is not anchored at both ends. */
+static void warn_unanchored(mp_compiler *c, const mp_node *pat)
+{
+    const char *p = pat->lit.u.s.p;
+    size_t n = pat->lit.u.s.len;
+    if (!looks_like_format(p, n))
+        return;
+    bool start = (n >= 1 && p[0] == '^') ||
+                 (n >= 2 && p[0] == '\\' && p[1] == 'A');
+    bool end = (n >= 1 && p[n - 1] == '$' &&
+                (n < 2 || p[n - 2] != '\\')) ||
+               (n >= 2 && p[n - 2] == '\\' &&
+                (p[n - 1] == 'z' || p[n - 1] == 'Z'));
+    if (start && end)
+        return;
+    warn(c, MIAOPI__D_UNANCHORED_REGEX, (size_t)pat->pos,
+         "the pattern looks like a format check but is not anchored at "
+         "its %s, so it also matches inside a longer value; write "
+         "\"^...$\"",
+         !start && !end ? "start or end" : !start ? "start" : "end");
+}
+
 static bool compile_regex(mp_compiler *c, mp_node *call)
 {
     mp_node *pat = call->args[1];
@@ -865,7 +942,8 @@ static bool compile_regex(mp_compiler *c, mp_node *call)
     int errcode;
     PCRE2_SIZE erroff;
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat->lit.u.s.p,
-                                   pat->lit.u.s.len, PCRE2_UTF, &errcode,
+                                   pat->lit.u.s.len,
+                                   PCRE2_UTF | PCRE2_DOLLAR_ENDONLY, &errcode,
                                    &erroff, c->rs->pcre_cctx);
     if (!re && errcode == PCRE2_ERROR_HEAP_FAILED) {
         report(c, MIAOPI__D_NONE, (size_t)pat->pos, "out of memory");
@@ -879,7 +957,11 @@ static bool compile_regex(mp_compiler *c, mp_node *call)
                (size_t)erroff, (const char *)buf);
         return false;
     }
-    /* JIT is an optimisation: where it is unavailable the interpreter
+    warn_unanchored(c, pat);
+    /* PCRE2_DOLLAR_ENDONLY: by default `$` also matches before a final
+     * newline, so "^1[3-9]\\d{9}$" would accept a phone number with a
+     * trailing "\n". A format check must mean the whole value.
+     * JIT is an optimisation: where it is unavailable the interpreter
      * runs with the same limits. */
     (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
     if (regex_register(c, re) < 0) {
@@ -903,6 +985,17 @@ static mp_node *parse_call(mp_compiler *c, token name)
     if (tok_is(c, name, "present"))
         return parse_present(c, name);
     const mp_builtin *fn = mp_builtin_find(s, name.len);
+    if (!fn && find_table(c->rs, s, name.len)) {
+        report(c, MIAOPI__D_SYNTAX, name.start,
+               "'%.*s' is a table: look a key up with %.*s[KEY]",
+               (int)name.len, s, (int)name.len, s);
+        return NULL;
+    }
+    if (!fn && find_constant(c->rs, s, name.len)) {
+        report(c, MIAOPI__D_SYNTAX, name.start,
+               "'%.*s' is a constant, not a function", (int)name.len, s);
+        return NULL;
+    }
     if (!fn) {
         const char *sug = mp_builtin_suggest(s, name.len);
         report(c, MIAOPI__D_UNKNOWN_FUNCTION, name.start,
@@ -954,10 +1047,12 @@ static mp_node *parse_call(mp_compiler *c, token name)
     mp_type result = {MP_T_NONE, NULL, NULL};
     miaopi__buf msg;
     miaopi__buf_init_al(&msg, c->rs->al);
-    bool ok = fn->check(types, n, &result, &msg);
+    int bad = -1;
+    bool ok = fn->check(types, n, &result, &msg, &bad);
     if (!ok) {
-        report(c, MIAOPI__D_TYPE, name.start, "%s(): %s", fn->name,
-               miaopi__buf_cstr(&msg));
+        report(c, MIAOPI__D_TYPE,
+               bad >= 0 && bad < n ? (size_t)args[bad]->pos : name.start,
+               "%s(): %s", fn->name, miaopi__buf_cstr(&msg));
         miaopi__buf_free(&msg);
         return NULL;
     }
@@ -1111,7 +1206,16 @@ static mp_node *parse_if(mp_compiler *c, token t)
     return fold(c, n);
 }
 
+static mp_node *parse_primary_inner(mp_compiler *c);
+
+/* Every primary (literal, path, call, table lookup, parenthesised
+ * expression) ends where parsing it stopped. */
 static mp_node *parse_primary(mp_compiler *c)
+{
+    return finish(c, parse_primary_inner(c));
+}
+
+static mp_node *parse_primary_inner(mp_compiler *c)
 {
     token t = lex(c);
     switch (t.kind) {
@@ -1179,7 +1283,8 @@ static mp_node *parse_postfix(mp_compiler *c)
         fn->field = field;
         fn->type = field->type;
         fn->text = miaopi__arena_strndup(&c->rs->pool, fname, f.len);
-        n = fn;
+        fn->start = n->start;
+        n = finish(c, fn);
     }
     return n;
 }
@@ -1197,7 +1302,6 @@ static mp_node *parse_unary(mp_compiler *c)
     token t = peek(c);
     if (t.kind == TK_MINUS) {
         lex(c);
-        /* "- - - 1" recurses without passing parse_expr's depth check. */
         if (++c->depth > c->max_depth) {
             report(c, MIAOPI__D_TOO_DEEP, t.start,
                    "expression nests deeper than %u", c->max_depth);
@@ -1212,7 +1316,7 @@ static mp_node *parse_unary(mp_compiler *c)
             return NULL;
         n->args[0] = a;
         n->type = a->type;
-        return fold(c, n);
+        return fold(c, finish(c, n));
     }
     return parse_postfix(c);
 }
@@ -1226,10 +1330,26 @@ static mp_node *binary(mp_compiler *c, mp_op op, size_t pos, mp_node *a,
     n->args[0] = a;
     n->args[1] = b;
     n->type = type;
-    return fold(c, n);
+    n->start = a->start;
+    return fold(c, finish(c, n));
 }
 
-static mp_node *parse_mul(mp_compiler *c)
+/* Each operator of a chain (a + b + c ...) makes the tree one level
+ * deeper, and evaluation recurses down the tree: count it against the
+ * depth limit like a parenthesis. The caller gives the levels back. */
+static bool chain_deeper(mp_compiler *c, size_t pos, unsigned *levels)
+{
+    (*levels)++;
+    if (++c->depth <= c->max_depth)
+        return true;
+    report(c, MIAOPI__D_TOO_DEEP, pos,
+           "expression nests deeper than %u (each operator in a chain "
+           "counts as one level)",
+           c->max_depth);
+    return false;
+}
+
+static mp_node *parse_mul_chain(mp_compiler *c, unsigned *levels)
 {
     mp_node *a = parse_unary(c);
     while (a) {
@@ -1241,6 +1361,8 @@ static mp_node *parse_mul(mp_compiler *c)
         if (!op)
             break;
         lex(c);
+        if (!chain_deeper(c, t.start, levels))
+            return NULL;
         mp_node *b = parse_unary(c);
         if (!b)
             return NULL;
@@ -1263,7 +1385,15 @@ static mp_node *parse_mul(mp_compiler *c)
     return a;
 }
 
-static mp_node *parse_add(mp_compiler *c)
+static mp_node *parse_mul(mp_compiler *c)
+{
+    unsigned levels = 0;
+    mp_node *n = parse_mul_chain(c, &levels);
+    c->depth -= levels;
+    return n;
+}
+
+static mp_node *parse_add_chain(mp_compiler *c, unsigned *levels)
 {
     mp_node *a = parse_mul(c);
     while (a) {
@@ -1271,6 +1401,8 @@ static mp_node *parse_add(mp_compiler *c)
         if (t.kind != TK_PLUS && t.kind != TK_MINUS)
             break;
         lex(c);
+        if (!chain_deeper(c, t.start, levels))
+            return NULL;
         mp_node *b = parse_mul(c);
         if (!b)
             return NULL;
@@ -1286,6 +1418,14 @@ static mp_node *parse_add(mp_compiler *c)
                    b, rt);
     }
     return a;
+}
+
+static mp_node *parse_add(mp_compiler *c)
+{
+    unsigned levels = 0;
+    mp_node *n = parse_add_chain(c, &levels);
+    c->depth -= levels;
+    return n;
 }
 
 static mp_op comparison_op(mp_compiler *c, token t)
@@ -1403,12 +1543,15 @@ static mp_node *parse_not(mp_compiler *c)
             return NULL;
         n->args[0] = a;
         n->type = T_BOOL;
-        return fold(c, n);
+        return fold(c, finish(c, n));
     }
     return parse_cmp(c);
 }
 
-static mp_node *parse_logic(mp_compiler *c, bool is_or)
+static mp_node *parse_logic(mp_compiler *c, bool is_or);
+
+static mp_node *parse_logic_chain(mp_compiler *c, bool is_or,
+                                  unsigned *levels)
 {
     mp_node *a = is_or ? parse_logic(c, false) : parse_not(c);
     const char *word = is_or ? "or" : "and";
@@ -1417,6 +1560,8 @@ static mp_node *parse_logic(mp_compiler *c, bool is_or)
         if (!tok_is(c, t, word))
             break;
         lex(c);
+        if (!chain_deeper(c, t.start, levels))
+            return NULL;
         mp_node *b = is_or ? parse_logic(c, false) : parse_not(c);
         if (!b)
             return NULL;
@@ -1429,6 +1574,14 @@ static mp_node *parse_logic(mp_compiler *c, bool is_or)
         a = binary(c, is_or ? MP_OP_OR : MP_OP_AND, t.start, a, b, T_BOOL);
     }
     return a;
+}
+
+static mp_node *parse_logic(mp_compiler *c, bool is_or)
+{
+    unsigned levels = 0;
+    mp_node *n = parse_logic_chain(c, is_or, &levels);
+    c->depth -= levels;
+    return n;
 }
 
 static mp_node *parse_expr(mp_compiler *c)

@@ -51,12 +51,14 @@ typedef struct mp_field {
     miaopi__pii pii;
     bool required;
     int line;
+    long offset; /* of the name attribute in the file; -1 if unknown */
     int slot; /* index into the evaluation slot cache; -1 for nested */
 } mp_field;
 
 struct mp_schema {
     mp_field *fields;
     size_t nfields;
+    bool licence; /* the built-in electronic-licence record (of="licence") */
 };
 
 const mp_field *mp_schema_find(const mp_schema *s, const char *name,
@@ -69,13 +71,36 @@ typedef enum mp_root {
     MP_ROOT_SOURCE
 } mp_root;
 
+struct mp_node;
+
 typedef struct mp_source {
     char *name;
     char *title;
     mp_schema schema;
     int index; /* position in ruleset->sources */
     int line;
+    /* key="application.id_number": what a resolver looks the record up by
+     * (an application or context path), or NULL. */
+    struct mp_node *key;
+    const char *key_text;
+    int64_t max_age_s; /* max-age in seconds; 0: no freshness limit */
 } mp_source;
+
+/* An application field bound to a source field (prefill= / verify=). */
+typedef enum mp_verify_kind {
+    MP_VERIFY_EXACT = 0,
+    MP_VERIFY_NAME,
+    MP_VERIFY_ID,
+    MP_VERIFY_DATE
+} mp_verify_kind;
+
+typedef struct mp_binding {
+    const mp_field *field;      /* the application field */
+    const mp_source *src;
+    const mp_field *src_field;
+    bool prefill;               /* else verify */
+    mp_verify_kind kind;
+} mp_binding;
 
 /* ---- values ---- */
 
@@ -92,7 +117,9 @@ typedef enum mp_why {
     MP_WHY_REGEX_LIMIT,  /* PCRE2 match or depth limit */
     MP_WHY_LIMIT,        /* another evaluation limit */
     MP_WHY_NOMEM,
-    MP_WHY_INTERNAL
+    MP_WHY_INTERNAL,
+    MP_WHY_NOT_FOUND,    /* a resolver found no record for the key */
+    MP_WHY_STALE         /* the record is older than the source's max-age */
 } mp_why;
 
 const char *mp_why_text(mp_why w);
@@ -164,6 +191,10 @@ typedef struct mp_node {
     mp_op op;
     mp_type type;
     int pos;        /* byte offset of the node in the expression text */
+    /* Source span of the whole sub-expression (for traces): start byte
+     * and length in the expression text. pos may point at an operator. */
+    int start;
+    int len;
     int nargs;
     struct mp_node **args;
     /* MP_OP_PATH / MP_OP_FIELD: the field, its root and the source. */
@@ -187,9 +218,10 @@ typedef struct mp_builtin {
     const char *name;
     int min_args;
     int max_args;
-    /* Checks argument types; returns the result type, or sets msg. */
+    /* Checks argument types; returns the result type, or sets msg and
+     * *bad to the 0-based index of the offending argument (-1: the call). */
     bool (*check)(const mp_type *args, int n, mp_type *result,
-                  miaopi__buf *msg);
+                  miaopi__buf *msg, int *bad);
     /* Evaluates with all arguments known. */
     void (*eval)(struct mp_eval *ev, const mp_node *n, const mp_value *args,
                  mp_value *out);
@@ -254,6 +286,8 @@ typedef struct mp_rule {
     mp_node *when;   /* or NULL */
     mp_node *require;
     mp_template message[MP_LANG_COUNT];
+    const char *when_text;    /* source text of when/require, for traces */
+    const char *require_text;
     int on_fail;     /* MIAOPI_REJECT or MIAOPI_ESCALATE */
     int on_unknown;
     int line;
@@ -291,6 +325,12 @@ struct miaopi_ruleset {
     size_t ntables;
     mp_rule *rules;
     size_t nrules;
+    size_t nuser_rules;      /* rules written in the file; the rest are
+                                generated verify rules */
+    mp_binding *bindings;    /* prefill= and verify= declarations */
+    size_t nbindings;
+    bool select_by_filing;   /* select-by="filing-date" */
+    mp_schema *licence_schema;
 
     int nslots;    /* top-level fields across all roots */
     int max_vars;  /* quantifier nesting */
@@ -303,6 +343,11 @@ struct miaopi_ruleset {
     pcre2_code **regexes;  /* to free */
     size_t nregexes;
     size_t capregexes;
+
+    /* A stand-alone expression's scope is a shallow copy of the ruleset it
+     * was compiled against (or an empty one), with its own pool; it holds
+     * a reference to that ruleset. NULL for a loaded ruleset. */
+    miaopi_ruleset *base;
 };
 
 /* ---- the expression compiler (expr.c) ---- */
@@ -331,6 +376,12 @@ typedef struct mp_compiler {
     int nvars;
     bool failed;
     bool in_template;
+    /* Stand-alone expressions: a constant that has no value stays an
+     * expression that evaluates to UNKNOWN instead of a load error. */
+    bool keep_unknown;
+    /* When set, one byte per slot: set to 1 when a top-level field is
+     * read (for the "declared but never used" warning). */
+    unsigned char *used_slots;
 } mp_compiler;
 
 /* Compile one expression; NULL on error (reported through on_error). */
@@ -349,6 +400,27 @@ typedef struct mp_slot {
     mp_value v;
 } mp_slot;
 
+/* What happened to one source in one evaluation (data.c). */
+typedef enum mp_src_status {
+    MP_SRC_UNUSED = 0,   /* no applicable rule needed it */
+    MP_SRC_INLINE,       /* given in the case */
+    MP_SRC_FETCHED,      /* returned by a resolver */
+    MP_SRC_NOT_FOUND,    /* resolver: no record for the key */
+    MP_SRC_UNAVAILABLE,  /* null in the case, no resolver, or resolver error */
+    MP_SRC_STALE         /* older than max-age, or no retrieval time */
+} mp_src_status;
+
+typedef struct mp_src_state {
+    uint32_t gen;
+    mp_src_status status;
+    const json_t *rec;
+    const char *origin;       /* provenance, copied into the arena, or "" */
+    const char *retrieved_at;
+    const char *version;
+    const char *detail;       /* why unavailable/stale, English, or "" */
+    bool from_resolver;
+} mp_src_state;
+
 typedef struct mp_eval {
     const miaopi_ruleset *rs;
     const json_t *application;
@@ -364,9 +436,26 @@ typedef struct mp_eval {
     pcre2_general_context *gctx; /* for md; NULL: the ruleset's */
     pcre2_match_data *md;
     bool nomem;
+    /* Sources (data.c). */
+    mp_src_state *src;
+    size_t cap_src;
+    const struct miaopi_resolvers *resolvers;
+    json_t *fetched;          /* records returned by resolvers, by name */
+    int64_t ref_instant;      /* freshness reference, Unix seconds */
+    const char *deadline;     /* context.deadline verbatim, or "" */
+    unsigned long fetch_calls;
     uint64_t steps;     /* nodes evaluated so far */
     uint64_t max_steps; /* 0: unlimited (constant folding) */
 } mp_eval;
+
+/* data.c: the record of source src for this evaluation, or NULL with
+ * *why set (MP_WHY_UNAVAILABLE, MP_WHY_NOT_FOUND, MP_WHY_STALE,
+ * MP_WHY_TYPE). Calls the resolver at most once per evaluation. */
+const json_t *mp_source_record(mp_eval *ev, const mp_source *src,
+                               mp_why *why);
+/* data.c: Unix seconds of an RFC 3339 timestamp with offset. */
+bool miaopi__instant_parse(const char *s, size_t len, int64_t *out);
+const char *miaopi__src_status_name(mp_src_status s);
 
 void mp_eval_node(mp_eval *ev, const mp_node *n, mp_value *out);
 void mp_value_unknown(mp_value *out, mp_why why, const mp_node *where);

@@ -10,6 +10,7 @@
  * in the decoded text back into an offset in the file.
  */
 #include "model.h"
+#include "authoring.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <libxml/SAX2.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
+#include <libxml/xmlschemastypes.h>
 
 #define MIAOPI_NS "urn:miaopi:rules:1"
 
@@ -106,6 +108,19 @@ static long node_tag_end(const xmlNode *n)
     return p ? (long)(p & 0xFFFFFFFFu) : -1;
 }
 
+/* Byte offset of the parser in the file. Not xmlByteConsumed(): with the
+ * UTF-8 decoder that the loader forces, libxml2 2.9 answers from how much
+ * raw input the decoder has read ahead, which is wrong by tens of
+ * kilobytes in files larger than its first chunk. UTF-8 to UTF-8 keeps
+ * every byte where it was, so the decoded position is the file offset. */
+static long input_offset(xmlParserCtxtPtr ctxt)
+{
+    xmlParserInputPtr in = ctxt->input;
+    if (!in || !in->cur || !in->base)
+        return -1;
+    return (long)(in->consumed + (unsigned long)(in->cur - in->base));
+}
+
 static void sax_start_element(void *ctx, const xmlChar *localname,
                               const xmlChar *prefix, const xmlChar *URI,
                               int nb_namespaces, const xmlChar **namespaces,
@@ -116,7 +131,7 @@ static void sax_start_element(void *ctx, const xmlChar *localname,
     loader *L = ctxt->_private;
     L->sax_start(ctx, localname, prefix, URI, nb_namespaces, namespaces,
                  nb_attributes, nb_defaulted, attributes);
-    long end = xmlByteConsumed(ctxt);
+    long end = input_offset(ctxt);
     if (!ctxt->node || end < 0 || (size_t)end >= L->len ||
         L->len >= 0xFFFFFFFFu)
         return;
@@ -139,7 +154,7 @@ static void sax_internal_subset(void *ctx, const xmlChar *name,
     loader *L = ctxt->_private;
     if (!L->dtd_seen) {
         L->dtd_seen = true;
-        L->dtd_offset = xmlByteConsumed(ctxt);
+        L->dtd_offset = input_offset(ctxt);
     }
     xmlStopParser(ctxt);
 }
@@ -279,13 +294,31 @@ static long attr_offset(const loader *L, const xmlNode *n, const char *name)
     return start;
 }
 
-/* Strip libxml2's trailing newline from its messages. */
+/* Offset of the value of attribute `name` (after its opening quote). */
+static long attr_value_offset(const loader *L, const xmlNode *n,
+                              const char *name)
+{
+    long a = attr_offset(L, n, name), end = node_tag_end(n);
+    if (a < 0 || end < 0 || a == node_start(n))
+        return a;
+    for (long i = a; i < end; i++)
+        if (L->data[i] == '"' || L->data[i] == '\'')
+            return i + 1;
+    return a;
+}
+
+/* Strip libxml2's trailing newline from its messages, and join the lines
+ * of multi-line ones ("...encoding !\nBytes: 0xFF..."): a diagnostic is
+ * one line. */
 static void clean_message(const char *in, char *out, size_t size)
 {
     snprintf(out, size, "%s", in ? in : "error");
     size_t n = strlen(out);
     while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
         out[--n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (out[i] == '\n' || out[i] == '\r')
+            out[i] = ' ';
 }
 
 static void xml_error(void *payload, xmlErrorPtr e)
@@ -308,7 +341,11 @@ static void xml_error(void *payload, xmlErrorPtr e)
         diag(L, MIAOPI__D_SCHEMA, -1, "internal schema error: %s", msg);
     } else if (L->nerrors == 0) {
         /* libxml2 stops at the first fatal error; later ones repeat it. */
-        diag_at(L, MIAOPI__D_XML_MALFORMED, -1, e->line, e->int2, msg);
+        bool encoding = e->code == XML_ERR_INVALID_ENCODING ||
+                        (e->code == XML_ERR_INVALID_CHAR && e->message &&
+                         strstr(e->message, "UTF-8"));
+        diag_at(L, encoding ? MIAOPI__D_ENCODING : MIAOPI__D_XML_MALFORMED,
+                -1, e->line, e->int2, msg);
     }
 }
 
@@ -484,11 +521,13 @@ static mp_node *compile_text(loader *L, xmlNodePtr n, const char *text)
     return mp_compile(&L->comp, text, strlen(text));
 }
 
-static mp_node *compile_condition(loader *L, xmlNodePtr n, const char *what)
+static mp_node *compile_condition(loader *L, xmlNodePtr n, const char *what,
+                                  const char **text_out)
 {
     char *text = content(L, n);
     if (!text)
         return (void)nomem(L), NULL;
+    *text_out = text;
     mp_node *e = compile_text(L, n, text);
     if (e && e->type.kind != MP_T_BOOL) {
         miaopi__buf t;
@@ -536,6 +575,49 @@ static miaopi__pii pii_class(const char *s)
 static bool load_schema(loader *L, xmlNodePtr parent, mp_schema *out,
                         bool top, int first_index);
 
+/* The electronic-licence record (电子证照), shared by every field
+ * declared with of="licence". valid_until is the last day of validity
+ * (inclusive), as printed on Chinese licences (有效期至). */
+static mp_schema *licence_schema(loader *L)
+{
+    static const struct {
+        const char *name;
+        mp_kind kind;
+        miaopi__pii pii;
+        const char *title;
+    } f[] = {
+        {"type", MP_T_STRING, MIAOPI__PII_NONE, "证照类型"},
+        {"number", MP_T_STRING, MIAOPI__PII_NONE, "证照编号"},
+        {"holder_id", MP_T_STRING, MIAOPI__PII_ID_NUMBER, "持证主体代码"},
+        {"holder_name", MP_T_STRING, MIAOPI__PII_NAME, "持证主体名称"},
+        {"issuer", MP_T_STRING, MIAOPI__PII_NONE, "发证机关"},
+        {"valid_from", MP_T_DATE, MIAOPI__PII_NONE, "有效期起始"},
+        {"valid_until", MP_T_DATE, MIAOPI__PII_NONE, "有效期至"},
+        {"status", MP_T_STRING, MIAOPI__PII_NONE, "证照状态"},
+    };
+    miaopi_ruleset *rs = L->rs;
+    if (rs->licence_schema)
+        return rs->licence_schema;
+    size_t n = sizeof(f) / sizeof(f[0]);
+    mp_schema *s = miaopi__arena_alloc(&rs->pool, sizeof(*s));
+    mp_field *fields = miaopi__arena_alloc(&rs->pool, n * sizeof(*fields));
+    if (!s || !fields)
+        return (void)nomem(L), NULL;
+    memset(fields, 0, n * sizeof(*fields));
+    for (size_t i = 0; i < n; i++) {
+        fields[i].name = (char *)f[i].name;
+        fields[i].title = (char *)f[i].title;
+        fields[i].type.kind = f[i].kind;
+        fields[i].pii = f[i].pii;
+        fields[i].slot = -1;
+    }
+    s->fields = fields;
+    s->nfields = n;
+    s->licence = true;
+    rs->licence_schema = s;
+    return s;
+}
+
 /* type="..." of="..." or nested fields -> mp_type */
 static bool load_type(loader *L, xmlNodePtr n, mp_type *t)
 {
@@ -554,7 +636,12 @@ static bool load_type(loader *L, xmlNodePtr n, mp_type *t)
         return nomem(L);
     memset(elem, 0, sizeof(*elem));
     char *of = attr(L, n, "of");
-    if (of) {
+    if (of && strcmp(of, "licence") == 0) {
+        elem->kind = MP_T_RECORD;
+        elem->record = licence_schema(L);
+        if (!elem->record)
+            return false;
+    } else if (of) {
         if (!scalar_kind(of, &elem->kind)) {
             diag(L, MIAOPI__D_BAD_ATTRIBUTE, attr_offset(L, n, "of"),
                  "unknown element type '%s'", of);
@@ -592,6 +679,7 @@ static bool load_schema(loader *L, xmlNodePtr parent, mp_schema *out,
         field->name = attr(L, f, "name");
         field->title = attr(L, f, "title");
         field->line = f->line;
+        field->offset = attr_value_offset(L, f, "name");
         char *req = attr(L, f, "required");
         field->required = req && strcmp(req, "true") == 0;
         field->pii = pii_class(attr(L, f, "pii"));
@@ -991,12 +1079,41 @@ static int outcome_attr(const char *v, int dflt)
     return strcmp(v, "reject") == 0 ? MIAOPI_REJECT : MIAOPI_ESCALATE;
 }
 
+/* A constant <when> or <require> is almost always a mistake: a rule
+ * that can never fail proves nothing, one that never applies is dead. */
+static void warn_constant(loader *L, const mp_rule *r, xmlNodePtr w,
+                          xmlNodePtr q)
+{
+    if (r->when && mp_node_is_constant(r->when)) {
+        bool v = r->when->lit.u.b;
+        diag(L, MIAOPI__D_CONSTANT_CONDITION,
+             map_offset(L, w, (size_t)r->when->start),
+             v ? "rule '%s': <when> is always true; leave it out"
+               : "rule '%s' never applies: its <when> is always false",
+             r->id);
+        if (!v)
+            return;
+    }
+    if (r->require && mp_node_is_constant(r->require))
+        diag(L, MIAOPI__D_CONSTANT_CONDITION,
+             map_offset(L, q, (size_t)r->require->start),
+             r->require->lit.u.b
+                 ? "rule '%s' can never fail: its <require> is always true"
+                 : "rule '%s' always fails: its <require> is always false",
+             r->id);
+}
+
 static bool load_rule(loader *L, xmlNodePtr rn, mp_rule *r)
 {
     memset(r, 0, sizeof(*r));
     r->id = attr(L, rn, "id");
     r->code = attr(L, rn, "code");
-    r->line = rn->line;
+    /* libxml2 gives the line where the start tag ends; an author looks
+     * for the line where it begins. */
+    int col;
+    offset_to_pos(L, node_start(rn), &r->line, &col);
+    if (r->line == 0)
+        r->line = rn->line;
     if (!r->id || !r->code)
         return nomem(L);
     r->on_fail = outcome_attr(attr(L, rn, "on-fail"), MIAOPI_ESCALATE);
@@ -1006,11 +1123,14 @@ static bool load_rule(loader *L, xmlNodePtr rn, mp_rule *r)
     warn_missing_lang(L, rn, r->title, "the rule's title");
     bool ok = true;
     xmlNodePtr w = first_el(rn, "when");
-    if (w && !(r->when = compile_condition(L, w, "when")))
+    if (w && !(r->when = compile_condition(L, w, "when", &r->when_text)))
         ok = false;
     xmlNodePtr q = first_el(rn, "require");
-    if (q && !(r->require = compile_condition(L, q, "require")))
+    if (q && !(r->require = compile_condition(L, q, "require",
+                                              &r->require_text)))
         ok = false;
+    if (ok)
+        warn_constant(L, r, w, q);
     FOR_EACH(m, rn, "message") {
         mp_lang l = node_lang(L, m);
         if (!load_template(L, m, &r->message[l]))
@@ -1024,12 +1144,299 @@ static bool load_rule(loader *L, xmlNodePtr rn, mp_rule *r)
     return ok && r->require;
 }
 
+/* ---- government data: source keys, prefill= and verify= ---- */
+
+/* "application.F" or "context.F" naming a declared scalar field. */
+static const mp_field *resolve_app_path(loader *L, const char *path)
+{
+    const char *dot = strchr(path, '.');
+    if (!dot)
+        return NULL;
+    size_t rl = (size_t)(dot - path);
+    const mp_schema *s = rl == 11 && memcmp(path, "application", 11) == 0
+                             ? &L->rs->application
+                         : rl == 7 && memcmp(path, "context", 7) == 0
+                             ? &L->rs->context
+                             : NULL;
+    const mp_field *f = s ? mp_schema_find(s, dot + 1, strlen(dot + 1))
+                          : NULL;
+    return f && f->type.kind != MP_T_LIST ? f : NULL;
+}
+
+/* key="application.id_number": compiled to a path expression. */
+static bool load_source_keys(loader *L, xmlNodePtr root)
+{
+    bool ok = true;
+    size_t i = 0;
+    FOR_EACH(s, first_el(root, "sources"), "source") {
+        mp_source *src = &L->rs->sources[i++];
+        if (!src->key_text)
+            continue;
+        if (!resolve_app_path(L, src->key_text)) {
+            diag(L, MIAOPI__D_UNKNOWN_PATH, attr_offset(L, s, "key"),
+                 "key=\"%s\" must name a declared scalar application or "
+                 "context field, e.g. application.id_number",
+                 src->key_text);
+            ok = false;
+            continue;
+        }
+        src->key = compile_text(L, s, src->key_text);
+        ok = src->key != NULL && ok;
+    }
+    return ok;
+}
+
+/* "SOURCE.FIELD" naming a declared scalar source field. */
+static bool resolve_source_path(loader *L, const char *path,
+                                const mp_source **src, const mp_field **f)
+{
+    const char *dot = strchr(path, '.');
+    if (!dot)
+        return false;
+    for (size_t i = 0; i < L->rs->nsources; i++) {
+        const mp_source *s = &L->rs->sources[i];
+        if (strlen(s->name) == (size_t)(dot - path) &&
+            memcmp(s->name, path, (size_t)(dot - path)) == 0) {
+            *src = s;
+            *f = mp_schema_find(&s->schema, dot + 1, strlen(dot + 1));
+            return *f && (*f)->type.kind != MP_T_LIST;
+        }
+    }
+    return false;
+}
+
+static mp_verify_kind verify_kind(const mp_field *f, const char *as)
+{
+    if (as)
+        return strcmp(as, "name") == 0        ? MP_VERIFY_NAME
+               : strcmp(as, "id-number") == 0 ? MP_VERIFY_ID
+               : strcmp(as, "date") == 0      ? MP_VERIFY_DATE
+                                              : MP_VERIFY_EXACT;
+    if (f->pii == MIAOPI__PII_NAME)
+        return MP_VERIFY_NAME;
+    if (f->pii == MIAOPI__PII_ID_NUMBER)
+        return MP_VERIFY_ID;
+    return f->type.kind == MP_T_DATE ? MP_VERIFY_DATE : MP_VERIFY_EXACT;
+}
+
+static bool add_binding(loader *L, xmlNodePtr fn, const mp_field *field,
+                        const char *what, mp_binding *b)
+{
+    char *path = attr(L, fn, what);
+    if (!path)
+        return true;
+    memset(b, 0, sizeof(*b));
+    b->field = field;
+    b->prefill = strcmp(what, "prefill") == 0;
+    if (!resolve_source_path(L, path, &b->src, &b->src_field)) {
+        diag(L, MIAOPI__D_UNKNOWN_PATH, attr_offset(L, fn, what),
+             "%s=\"%s\" must name a declared scalar source field, e.g. "
+             "hukou.name",
+             what, path);
+        return false;
+    }
+    if (!mp_type_eq(&field->type, &b->src_field->type)) {
+        diag(L, MIAOPI__D_TYPE, attr_offset(L, fn, what),
+             "%s=\"%s\": application.%s and the source field must have the "
+             "same type",
+             what, path, field->name);
+        return false;
+    }
+    b->kind = verify_kind(field, b->prefill ? NULL
+                                            : attr(L, fn, "verify-as"));
+    if (b->kind == MP_VERIFY_DATE && field->type.kind != MP_T_DATE) {
+        diag(L, MIAOPI__D_TYPE, attr_offset(L, fn, "verify-as"),
+             "verify-as=\"date\" needs fields of type date");
+        return false;
+    }
+    if ((b->kind == MP_VERIFY_NAME || b->kind == MP_VERIFY_ID) &&
+        field->type.kind != MP_T_STRING) {
+        diag(L, MIAOPI__D_TYPE, attr_offset(L, fn, "verify-as"),
+             "verify-as=\"name\" and \"id-number\" need string fields");
+        return false;
+    }
+    L->rs->nbindings++;
+    return true;
+}
+
+static bool load_bindings(loader *L, xmlNodePtr app)
+{
+    size_t n = 0;
+    FOR_EACH(f, app, "field")
+        n += 2;
+    L->rs->bindings = miaopi__arena_alloc(&L->rs->pool,
+                                          (n ? n : 1) * sizeof(mp_binding));
+    if (!L->rs->bindings)
+        return nomem(L);
+    bool ok = true;
+    size_t i = 0;
+    FOR_EACH(f, app, "field") {
+        const mp_field *field = &L->rs->application.fields[i++];
+        ok = add_binding(L, f, field, "prefill",
+                         &L->rs->bindings[L->rs->nbindings]) && ok;
+        ok = add_binding(L, f, field, "verify",
+                         &L->rs->bindings[L->rs->nbindings]) && ok;
+    }
+    return ok;
+}
+
+static xmlNodePtr field_node(xmlNodePtr app, const char *name)
+{
+    FOR_EACH(f, app, "field") {
+        xmlChar *v = xmlGetNoNsProp(f, (const xmlChar *)"name");
+        bool eq = v && strcmp((const char *)v, name) == 0;
+        xmlFree(v);
+        if (eq)
+            return f;
+    }
+    return NULL;
+}
+
+static char *pool_printf(loader *L, const char *fmt, ...) MP_PRINTF(2, 3);
+
+static char *pool_printf(loader *L, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    return miaopi__arena_strndup(&L->rs->pool, buf, strlen(buf));
+}
+
+/* A generated message: LEAD {application.F} MID {S.G} TAIL. */
+static bool verify_message(loader *L, mp_template *t, const char *lead,
+                           mp_node *app, const char *mid, mp_node *src,
+                           const char *tail)
+{
+    t->parts = miaopi__arena_alloc(&L->rs->pool, 5 * sizeof(*t->parts));
+    if (!t->parts)
+        return nomem(L);
+    const char *texts[3] = {lead, mid, tail};
+    mp_node *exprs[2] = {app, src};
+    for (size_t i = 0; i < 5; i++) {
+        mp_template_part *p = &t->parts[i];
+        memset(p, 0, sizeof(*p));
+        if (i % 2 == 0) {
+            p->text = texts[i / 2];
+            p->len = strlen(p->text);
+        } else {
+            p->expr = exprs[i / 2];
+            p->pii = template_pii(p->expr);
+        }
+    }
+    t->nparts = 5;
+    t->present = true;
+    return true;
+}
+
+/* One generated rule per verify= declaration: the submitted value must
+ * equal the authoritative one after normalisation for its kind. A
+ * mismatch fails with a message naming the field and the source; an
+ * unavailable source makes the rule UNKNOWN like any other. */
+static bool verify_rule(loader *L, xmlNodePtr fn, const mp_binding *b,
+                        mp_rule *r)
+{
+    const char *f = b->field->name, *sn = b->src->name;
+    const char *sf = b->src_field->name;
+    const char *label = b->field->title ? b->field->title : f;
+    const char *slabel = b->src->title ? b->src->title : sn;
+    memset(r, 0, sizeof(*r));
+    r->id = pool_printf(L, "verify.%s", f);
+    r->code = pool_printf(L, "VERIFY_%s", f);
+    for (char *c = r->code; c && *c; c++)
+        if (*c >= 'a' && *c <= 'z')
+            *c = (char)(*c - 'a' + 'A');
+    r->line = fn->line;
+    char *on = attr(L, fn, "on-mismatch");
+    r->on_fail = on && strcmp(on, "reject") == 0 ? MIAOPI_REJECT
+                                                 : MIAOPI_ESCALATE;
+    r->on_unknown = MIAOPI_ESCALATE;
+    r->title[MP_LANG_ZH] = pool_printf(L, "“%s”与%s核验一致", label, slabel);
+    r->title[MP_LANG_EN] = pool_printf(L, "%s matches %s.%s", f, sn, sf);
+    char *basis = attr(L, fn, "verify-basis");
+    r->basis[MP_LANG_EN] =
+        basis ? NULL
+              : pool_printf(L, "Declared values must match the shared "
+                               "government record (verify declaration "
+                               "application.%s = %s.%s)",
+                            f, sn, sf);
+    r->basis[MP_LANG_ZH] =
+        basis ? basis
+              : pool_printf(L, "申报信息应与部门共享信息核验一致"
+                               "（规则集核验声明 application.%s = %s.%s）",
+                            f, sn, sf);
+    L->expr_node = fn;
+    char *text = b->kind == MP_VERIFY_NAME
+                     ? pool_printf(L, "name_eq(application.%s, %s.%s)", f,
+                                   sn, sf)
+                 : b->kind == MP_VERIFY_ID
+                     ? pool_printf(L, "id_eq(application.%s, %s.%s)", f, sn,
+                                   sf)
+                     : pool_printf(L, "application.%s == %s.%s", f, sn, sf);
+    char *when = pool_printf(L, "present(application.%s)", f);
+    char *ap = pool_printf(L, "application.%s", f);
+    char *sp = pool_printf(L, "%s.%s", sn, sf);
+    if (!r->id || !r->code || !r->title[0] || !r->title[1] ||
+        !r->basis[0] || !text || !when || !ap || !sp)
+        return nomem(L);
+    r->require = mp_compile(&L->comp, text, strlen(text));
+    r->when = mp_compile(&L->comp, when, strlen(when));
+    mp_node *an = mp_compile(&L->comp, ap, strlen(ap));
+    mp_node *sn2 = mp_compile(&L->comp, sp, strlen(sp));
+    if (!r->require || !r->when || !an || !sn2)
+        return false;
+    const char *act = r->on_fail == MIAOPI_REJECT ? "不予批准" : "转人工核验";
+    const char *act_en = r->on_fail == MIAOPI_REJECT
+                             ? "the application is not approved"
+                             : "referred for manual review";
+    char *zh1 = pool_printf(L, "申报的“%s”（", label);
+    char *zh2 = pool_printf(L, "）与%s登记的信息（", slabel);
+    char *zh3 = pool_printf(L, "）不一致，%s。", act);
+    char *en1 = pool_printf(L, "The declared %s (", f);
+    char *en2 = pool_printf(L, ") does not match %s.%s (", sn, sf);
+    char *en3 = pool_printf(L, "); %s.", act_en);
+    if (!zh1 || !zh2 || !zh3 || !en1 || !en2 || !en3)
+        return nomem(L);
+    return verify_message(L, &r->message[MP_LANG_ZH], zh1, an, zh2, sn2,
+                          zh3) &&
+           verify_message(L, &r->message[MP_LANG_EN], en1, an, en2, sn2, en3);
+}
+
+static bool verify_rules(loader *L, xmlNodePtr app)
+{
+    bool ok = true;
+    for (size_t i = 0; i < L->rs->nbindings; i++) {
+        const mp_binding *b = &L->rs->bindings[i];
+        if (b->prefill)
+            continue;
+        xmlNodePtr fn = field_node(app, b->field->name);
+        mp_rule *r = &L->rs->rules[L->rs->nrules];
+        if (!fn || !verify_rule(L, fn, b, r)) {
+            ok = false;
+            continue;
+        }
+        for (size_t k = 0; k < L->rs->nrules; k++)
+            if (strcmp(L->rs->rules[k].id, r->id) == 0) {
+                diag(L, MIAOPI__D_DUPLICATE_RULE, attr_offset(L, fn, "verify"),
+                     "the verify declaration generates rule id '%s', which "
+                     "the rule on line %d already uses",
+                     r->id, L->rs->rules[k].line);
+                ok = false;
+            }
+        L->rs->nrules++;
+    }
+    return ok;
+}
+
 static bool load_rules(loader *L, xmlNodePtr root)
 {
     xmlNodePtr sec = first_el(root, "rules");
     size_t n = 0;
     FOR_EACH(r, sec, "rule")
         n++;
+    for (size_t i = 0; i < L->rs->nbindings; i++)
+        n += !L->rs->bindings[i].prefill;
     L->rs->rules = miaopi__arena_alloc(&L->rs->pool,
                                        (n ? n : 1) * sizeof(mp_rule));
     if (!L->rs->rules)
@@ -1048,9 +1455,19 @@ static bool load_rules(loader *L, xmlNodePtr root)
                      L->rs->rules[i].line);
                 ok = false;
             }
+        for (size_t i = 0; i < L->rs->nrules; i++)
+            if (strcmp(L->rs->rules[i].code, r->code) == 0) {
+                diag(L, MIAOPI__D_DUPLICATE_CODE,
+                     attr_value_offset(L, rn, "code"),
+                     "reason code '%s' is also reported by rule '%s' "
+                     "(line %d); a reader cannot tell the two apart",
+                     r->code, L->rs->rules[i].id, L->rs->rules[i].line);
+                break;
+            }
         L->rs->nrules++;
     }
-    return ok;
+    L->rs->nuser_rules = L->rs->nrules;
+    return ok && verify_rules(L, first_el(root, "application"));
 }
 
 /* ---- the ruleset element ---- */
@@ -1068,6 +1485,35 @@ static bool load_date_attr(loader *L, xmlNodePtr n, const char *name,
     }
     memcpy(out, v, 10);
     out[10] = '\0';
+    return true;
+}
+
+/* max-age="24h": digits and one unit, s, m, h or d. */
+static bool source_attrs(loader *L, xmlNodePtr s, mp_source *src)
+{
+    src->key_text = attr(L, s, "key");
+    char *ma = attr(L, s, "max-age");
+    if (!ma)
+        return true;
+    size_t n = strlen(ma);
+    int64_t v = 0, unit = 0;
+    for (size_t i = 0; i + 1 < n && v < 100000000; i++)
+        v = (ma[i] >= '0' && ma[i] <= '9') ? v * 10 + (ma[i] - '0') : -1;
+    switch (n > 1 ? ma[n - 1] : 0) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    default: break;
+    }
+    if (v <= 0 || v >= 100000000 || !unit) {
+        diag(L, MIAOPI__D_BAD_ATTRIBUTE, attr_offset(L, s, "max-age"),
+             "max-age=\"%s\" must be a positive number followed by s, m, h "
+             "or d (e.g. 24h)",
+             ma);
+        return false;
+    }
+    src->max_age_s = v * unit;
     return true;
 }
 
@@ -1093,6 +1539,10 @@ static bool load_sources(loader *L, xmlNodePtr root)
         src.title = t ? content(L, t) : NULL;
         if (!check_name(L, s, src.name, "source") ||
             !load_schema(L, s, &src.schema, true, 0)) {
+            ok = false;
+            continue;
+        }
+        if (!source_attrs(L, s, &src)) {
             ok = false;
             continue;
         }
@@ -1123,6 +1573,32 @@ static bool load_context(loader *L, xmlNodePtr root)
     return ok;
 }
 
+static void warn_unused_in(loader *L, const mp_schema *s, size_t first,
+                           const char *where)
+{
+    for (size_t i = first; i < s->nfields; i++) {
+        const mp_field *f = &s->fields[i];
+        if (f->slot >= 0 && !L->comp.used_slots[f->slot])
+            diag(L, MIAOPI__D_UNUSED_FIELD, f->offset,
+                 "%s field '%s' is declared but no rule or message uses it",
+                 where, f->name);
+    }
+}
+
+/* Declared fields no expression reads: usually a typo on one side, or a
+ * rule that was meant to check the field and does not. */
+static void warn_unused(loader *L)
+{
+    const miaopi_ruleset *rs = L->rs;
+    char where[300];
+    warn_unused_in(L, &rs->application, 0, "application");
+    warn_unused_in(L, &rs->context, 1, "context");
+    for (size_t i = 0; i < rs->nsources; i++) {
+        snprintf(where, sizeof(where), "source '%s'", rs->sources[i].name);
+        warn_unused_in(L, &rs->sources[i].schema, 0, where);
+    }
+}
+
 static bool load_root(loader *L, xmlNodePtr root)
 {
     miaopi_ruleset *rs = L->rs;
@@ -1130,6 +1606,8 @@ static bool load_root(loader *L, xmlNodePtr root)
     rs->version = attr(L, root, "version");
     if (!rs->id || !rs->version)
         return nomem(L);
+    char *sel = attr(L, root, "select-by");
+    rs->select_by_filing = sel && strcmp(sel, "filing-date") == 0;
     char *lang = attr(L, root, "default-lang");
     rs->default_lang = lang && strcmp(lang, "en") == 0 ? MP_LANG_EN
                                                         : MP_LANG_ZH;
@@ -1159,11 +1637,19 @@ static bool load_root(loader *L, xmlNodePtr root)
     ok = load_context(L, root) && ok;
     if (!ok)
         return false;
-    ok = load_constants(L, root);
+    L->comp.used_slots = miaopi__calloc(rs->al, (size_t)rs->nslots + 1, 1);
+    if (!L->comp.used_slots)
+        return nomem(L);
+    ok = load_source_keys(L, root);
+    ok = load_bindings(L, first_el(root, "application")) && ok;
+    ok = load_constants(L, root) && ok;
     ok = load_tables(L, root) && ok;
     if (!ok)
         return false;
-    return load_rules(L, root);
+    if (!load_rules(L, root))
+        return false;
+    warn_unused(L);
+    return true;
 }
 
 /* ---- parsing and validation ---- */
@@ -1173,6 +1659,12 @@ static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
 static void xml_init(void)
 {
     xmlInitParser();
+    /* The XSD and RelaxNG datatype libraries set themselves up lazily,
+     * without a lock, inside the first xmlRelaxNGParse: two threads
+     * loading at once would both build (and one leak) the global type
+     * tables. Build them here, once. */
+    xmlSchemaInitTypes();
+    xmlRelaxNGInitTypes();
 }
 
 /* libxml2's read callback: the next piece of the file. */
@@ -1235,6 +1727,61 @@ static xmlDocPtr parse(loader *L)
         return NULL;
     }
     return doc;
+}
+
+/* The values rule authors most often mistype. libxml2's RelaxNG messages
+ * say only "failed to validate attributes"; checking these first lets the
+ * error name the attribute, point at it and list what is allowed. */
+typedef struct attr_rule {
+    const char *element; /* NULL: any element */
+    const char *attr;
+    const char *allowed; /* space-separated, surrounded by spaces */
+} attr_rule;
+
+static const attr_rule attr_rules[] = {
+    {"rule", "on-fail", " reject escalate "},
+    {"rule", "on-unknown", " escalate reject "},
+    {"field", "required", " true false "},
+    {"field", "pii", " none id-number name phone address email secret "},
+    {"field", "type", " string integer decimal boolean date list "},
+    {"constant", "type", " string integer decimal boolean date list "},
+    {"ruleset", "default-lang", " zh-CN en "},
+};
+
+static bool allowed_value(const char *allowed, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *p = strstr(allowed, v); p; p = strstr(p + 1, v))
+        if (p[-1] == ' ' && p[n] == ' ')
+            return true;
+    return false;
+}
+
+static void check_attribute_values(loader *L, xmlNodePtr n)
+{
+    for (; n; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE)
+            continue;
+        for (size_t i = 0; i < sizeof(attr_rules) / sizeof(attr_rules[0]);
+             i++) {
+            const attr_rule *r = &attr_rules[i];
+            if (!is_el(n, r->element))
+                continue;
+            xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)r->attr);
+            if (v && !allowed_value(r->allowed, (const char *)v)) {
+                char list[128];
+                snprintf(list, sizeof(list), "%s", r->allowed + 1);
+                list[strlen(list) - 1] = '\0';
+                for (char *c = strchr(list, ' '); c; c = strchr(c, ' '))
+                    *c = '|';
+                diag(L, MIAOPI__D_BAD_ATTRIBUTE, attr_offset(L, n, r->attr),
+                     "%s=\"%s\" is not allowed on <%s>; use one of: %s",
+                     r->attr, (const char *)v, r->element, list);
+            }
+            xmlFree(v);
+        }
+        check_attribute_values(L, n->children);
+    }
 }
 
 typedef struct mem_reader {
@@ -1306,14 +1853,22 @@ static bool validate_locked(loader *L, xmlDocPtr doc)
 
 static bool validate(loader *L, xmlDocPtr doc)
 {
+    int before_attrs = L->nerrors;
+    check_attribute_values(L, xmlDocGetRootElement(doc));
+    if (L->nerrors > before_attrs)
+        return false; /* the schema would only repeat these, less clearly */
     pthread_mutex_lock(&schema_lock);
     bool ok = validate_locked(L, doc);
     pthread_mutex_unlock(&schema_lock);
     return ok;
 }
 
-static int setup_pcre(miaopi_ruleset *rs, const miaopi_load_options *o)
+/* o: the load options, or NULL for the default limits. */
+int miaopi__ruleset_setup_pcre(miaopi_ruleset *rs, const miaopi_load_options *o)
 {
+    miaopi_load_options dflt = MIAOPI_LOAD_OPTIONS_INIT;
+    if (!o)
+        o = &dflt;
     rs->pcre_gctx = pcre2_general_context_create(
         miaopi__pcre2_malloc, miaopi__pcre2_free, (void *)rs->al);
     if (!rs->pcre_gctx)
@@ -1352,6 +1907,7 @@ static void ruleset_destroy(miaopi_ruleset *rs)
     pcre2_general_context_free(rs->pcre_gctx);
     rs->pool.al = al;
     miaopi__arena_free(&rs->pool);
+    miaopi_ruleset_unref(rs->base);
     miaopi__free(al, rs);
 }
 
@@ -1366,7 +1922,7 @@ static int load(loader *L, const miaopi_load_options *o)
         return miaopi__error_set(L->err, MIAOPI_EINTERNAL,
                                  "SHA-256 unavailable in libcrypto");
     rs->file = miaopi__arena_strndup(&rs->pool, L->file, strlen(L->file));
-    if (!rs->file || setup_pcre(rs, o) != MIAOPI_OK)
+    if (!rs->file || miaopi__ruleset_setup_pcre(rs, o) != MIAOPI_OK)
         return MIAOPI_ENOMEM;
     pthread_once(&xml_once, xml_init);
     /* libxml2 reports some failures (allocation, I/O) where no parser
@@ -1511,6 +2067,7 @@ int miaopi_ruleset_load_buffer(miaopi_ruleset **out, const char *data,
     L.comp.max_depth = opts->max_depth ? opts->max_depth : 256;
     int rc = load(&L, opts);
     miaopi__free(rs->al, L.lines);
+    miaopi__free(rs->al, L.comp.used_slots);
     if (rc == MIAOPI_ENOMEM || L.oom) {
         rc = MIAOPI_ENOMEM;
         miaopi__error_set(err, rc, "%s: out of memory", name);

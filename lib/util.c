@@ -17,9 +17,13 @@
 const char *miaopi__diag_id_string(miaopi__diag_id d)
 {
     switch (d) {
+/* Ids are zero-padded to three digits: MIAOPI-E001 ... MIAOPI-E999. Each
+ * branch is a string literal, so the result has static storage. */
 #define MIAOPI_DIAG(num, sym, sev, summary)                                  \
     case MIAOPI__D_##sym:                                                    \
-        return "MIAOPI-E" #num;
+        return (num) < 10    ? "MIAOPI-E00" #num                             \
+               : (num) < 100 ? "MIAOPI-E0" #num                              \
+                             : "MIAOPI-E" #num;
 #include "diag.def"
 #undef MIAOPI_DIAG
     default:

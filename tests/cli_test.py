@@ -63,7 +63,7 @@ with tempfile.TemporaryDirectory() as tmp:
     line = next((l for l in err.splitlines() if l.startswith(bad + ":")), "")
     check("check invalid exit", rc == 1, "rc=%d" % rc)
     check("check invalid diagnostic",
-          ": error: " in line and "[MIAOPI-E12]" in line and
+          ": error: " in line and "[MIAOPI-E012]" in line and
           "did you mean 'degree'" in line, err)
     parts = line.split(":")
     check("check position", len(parts) > 3 and parts[1].isdigit() and

@@ -108,6 +108,20 @@ static int parse_case(const char *json, size_t len, miaopi_error *err)
     return rc;
 }
 
+/* The harness ruleset with its zh-CN message replaced by msg (raw XML);
+ * the caller frees the result. */
+#define HARNESS_MSG "<message xml:lang=\"zh-CN\">消息</message>"
+static char *with_message(const char *require, const char *msg)
+{
+    char *xml = tu_ruleset_xml(NULL, require, NULL, NULL);
+    char *m = strstr(xml, HARNESS_MSG);
+    ck_assert_ptr_nonnull(m);
+    char *r = tu_printf("%.*s<message xml:lang=\"zh-CN\">%s</message>%s",
+                        (int)(m - xml), xml, msg, m + strlen(HARNESS_MSG));
+    free(xml);
+    return r;
+}
+
 /* ---- invalid UTF-8 ---------------------------------------------------- */
 
 static const char *const bad_utf8[] = {
@@ -141,17 +155,13 @@ START_TEST(test_adversarial_utf8__rule_file_string)
     ck_assert_int_eq(r.load_rc, MIAOPI_ERULES);
     ck_assert_str_ne(r.err.id, "");
     free(req);
-    /* In a message template and a title, too. */
-    char *xml = tu_ruleset_xml(NULL, "true", NULL, NULL);
-    char *m = strstr(xml, "<message>m</message>");
-    ck_assert_ptr_nonnull(m);
-    char *bad = tu_printf("%.*s<message>{application.s}%s</message>%s",
-                          (int)(m - xml), xml, bad_utf8[_i],
-                          m + strlen("<message>m</message>"));
+    /* In a message template, too. */
+    char *msg = tu_printf("{application.s}%s", bad_utf8[_i]);
+    char *bad = with_message("true", msg);
     miaopi_error err;
     ck_assert_int_eq(load_xml(bad, strlen(bad), &err), MIAOPI_ERULES);
     free(bad);
-    free(xml);
+    free(msg);
 }
 END_TEST
 
@@ -278,25 +288,21 @@ START_TEST(test_adversarial_size__string_1mb)
                   r.status == MIAOPI_RULE_UNKNOWN);
     }
     /* The failing rule's message renders the masked 1 MB name. */
-    char *xml = tu_ruleset_xml(NULL, "false", NULL, NULL);
-    char *mm = strstr(xml, "<message>m</message>");
-    char *withmsg = tu_printf("%.*s<message>{application.name}</message>%s",
-                              (int)(mm - xml), xml,
-                              mm + strlen("<message>m</message>"));
+    char *withmsg = with_message("false", "{application.name}");
     miaopi_ruleset *rs = tu_ruleset(withmsg);
     miaopi_case *cc = tu_case_json(c);
     miaopi_decision *d = NULL;
     ck_assert_int_eq(miaopi_decision_new(&d), MIAOPI_OK);
     ck_assert_int_eq(miaopi_evaluate(d, rs, cc, NULL, NULL), MIAOPI_OK);
     miaopi_reason reason = MIAOPI_REASON_INIT;
-    ck_assert_int_eq(miaopi_decision_reason(&reason, d, 0, NULL), MIAOPI_OK);
+    ck_assert_int_eq(miaopi_decision_reason(&reason, d, 0, "zh-CN"),
+                     MIAOPI_OK);
     ck_assert_ptr_null(strstr(reason.message, "张张"));
     meter_check(&m, "1 MB strings", MAX_GROWTH_MB);
     miaopi_decision_free(d);
     miaopi_case_free(cc);
     miaopi_ruleset_unref(rs);
     free(withmsg);
-    free(xml);
     free(c);
     free(app);
     free(big);
@@ -508,7 +514,7 @@ START_TEST(test_adversarial_nesting__rule_file_xml)
                                                 strlen(shallow), NULL, &o,
                                                 &err),
                      MIAOPI_ERULES);
-    ck_assert_str_eq(err.id, "MIAOPI-E19");
+    ck_assert_str_eq(err.id, "MIAOPI-E019");
     free(shallow);
     free(xml);
     free(close);
@@ -546,7 +552,7 @@ START_TEST(test_adversarial_nesting__expression)
         meter m = meter_start();
         tu_result r = tu_run(NULL, exprs[i], NULL);
         ck_assert_int_eq(r.load_rc, MIAOPI_ERULES);
-        ck_assert_str_eq(r.err.id, "MIAOPI-E19"); /* TOO_DEEP */
+        ck_assert_str_eq(r.err.id, "MIAOPI-E019"); /* TOO_DEEP */
         char what[64];
         snprintf(what, sizeof(what), "expression nested 100,000 deep (%d)",
                  i);
