@@ -249,10 +249,11 @@ typedef struct header {
     char key_check[17];
 } header;
 
-static bool parse_header(const line_view *v, header *h)
+static bool parse_header(const line_view *v, header *h, bool *oom)
 {
     json_error_t je;
-    json_t *e = json_loadb(v->entry, v->entry_len, 0, &je);
+    json_t *e = miaopi__json_load_checked(v->entry, v->entry_len, 0, &je,
+                                          oom);
     if (!e)
         return false;
     const char *type = json_string_value(json_object_get(e, "type"));
@@ -423,9 +424,12 @@ static int read_header(int fd, off_t size, header *h, miaopi_error *err)
         return miaopi__error_set(err, MIAOPI_EIO, "cannot read the log");
     char *nl = memchr(b, '\n', n);
     line_view v;
+    bool oom = false;
     bool ok = nl && view_line(b, (size_t)(nl - b), &v) && v.seq == 0 &&
-              parse_header(&v, h);
+              parse_header(&v, h, &oom);
     miaopi__free(NULL, b);
+    if (oom)
+        return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
     if (!ok)
         return miaopi__error_set(err, MIAOPI_EIO,
                                  "the file is not a miaopi decision log");
@@ -779,15 +783,18 @@ typedef struct verifier {
     size_t key_len;
     uint64_t expect;
     char prev[65];
+    bool oom; /* verification could not finish: MIAOPI_ENOMEM */
 } verifier;
 
 static void verify_header(verifier *vf, const line_view *v)
 {
     header h;
     miaopi_log_report *r = vf->r;
-    if (v->seq != 0 || !parse_header(v, &h)) {
+    if (v->seq != 0 || !parse_header(v, &h, &vf->oom)) {
+        /* Out of memory is not a finding about the log. */
         problem(r, MIAOPI_LOG_MALFORMED, 0, 1,
-                "the first line is not a miaopi log header");
+                vf->oom ? "out of memory"
+                        : "the first line is not a miaopi log header");
         return;
     }
     r->hash = h.alg;
@@ -911,7 +918,7 @@ int miaopi_log_verify(miaopi_log_report *out, const char *path,
     verify_lines(&vf);
     fclose(vf.lr.f);
     miaopi__free(NULL, vf.lr.buf);
-    if (out->problem == MIAOPI_LOG_MALFORMED && errno == ENOMEM)
+    if (vf.oom || (out->problem == MIAOPI_LOG_MALFORMED && errno == ENOMEM))
         return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
     return MIAOPI_OK;
 }
@@ -978,10 +985,14 @@ int miaopi_log_reader_next(miaopi_log_reader *r,
                                  (unsigned long long)r->lr.lineno + 1);
     line_view v;
     json_error_t je;
+    bool oom = false;
     if (!view_line(r->lr.buf, r->lr.len, &v) ||
-        !(r->e.json = json_loadb(v.entry, v.entry_len, 0, &je)) ||
+        !(r->e.json = miaopi__json_load_checked(v.entry, v.entry_len, 0, &je,
+                                                &oom)) ||
         !json_is_object(r->e.json)) {
         entry_clear(&r->e);
+        if (oom)
+            return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
         return miaopi__error_set(err, MIAOPI_ECASE,
                                  "line %llu is not a log entry",
                                  (unsigned long long)r->lr.lineno);

@@ -335,8 +335,8 @@ static bool json_oom(const json_error_t *je, const char *text, size_t len)
  * non-allocating re-scan comparing each token would avoid the second
  * parse; see docs/design.md.) Returns NULL with *oom set, or with je
  * describing a real error. */
-static json_t *load_checked(const char *text, size_t len, size_t flags,
-                            json_error_t *je, bool *oom)
+json_t *miaopi__json_load_checked(const char *text, size_t len, size_t flags,
+                                  json_error_t *je, bool *oom)
 {
     *oom = false;
     memset(je, 0, sizeof(*je));
@@ -380,7 +380,8 @@ int miaopi_case_from_json_with(miaopi_case **out, const char *json,
                                  o.max_bytes);
     json_error_t je;
     bool oom;
-    json_t *root = load_checked(json ? json : "", len, JSON_REJECT_DUPLICATES,
+    json_t *root = miaopi__json_load_checked(json ? json : "", len,
+                                             JSON_REJECT_DUPLICATES,
                                 &je, &oom);
     if (!root) {
         if (oom)
@@ -583,7 +584,7 @@ int miaopi_case_set_json(miaopi_case *c, const char *path, const char *json,
         return miaopi__error_set(err, MIAOPI_EINVAL, "invalid argument");
     json_error_t je;
     bool oom;
-    json_t *v = load_checked(json, strlen(json),
+    json_t *v = miaopi__json_load_checked(json, strlen(json),
                              JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je,
                              &oom);
     if (!v && oom)

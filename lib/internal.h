@@ -65,6 +65,13 @@ char *miaopi__out_strdup(const char *s);
  * this header does not need jansson.h.) */
 struct json_t;
 char *miaopi__json_dumps(const struct json_t *j, size_t flags);
+/* json_loadb that tells an allocation failure (*oom, whatever jansson
+ * reports) from a malformed document (je), and never returns a tree a
+ * failed allocation silently damaged (case.c). */
+struct json_error_t;
+struct json_t *miaopi__json_load_checked(const char *text, size_t len,
+                                         size_t flags,
+                                         struct json_error_t *je, bool *oom);
 
 /* A growable byte buffer. */
 typedef struct miaopi__buf {

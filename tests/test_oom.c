@@ -18,8 +18,8 @@
  *    valgrind check the rest);
  *  - not crash.
  *
- * Steps are a table: the decision log writer and replay (audit branch)
- * add rows here.
+ * Steps are a table; the decision log's writer, verifier and reader (with
+ * replay) are rows like the others.
  */
 #include <check.h>
 #include <execinfo.h>
@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <libxml/parser.h>
@@ -222,6 +223,8 @@ typedef struct fixture {
     miaopi_case *c[NCASES];
     miaopi_decision *warm; /* has evaluated every case once */
     int which;             /* the case a per-case step works on */
+    char logdir[64];       /* a scratch directory for decision logs */
+    char logpath[96];      /* a log with one entry per case */
 } fixture;
 
 /* What a step produced, compared across runs. */
@@ -369,6 +372,95 @@ static void step_to_json(fixture *fx, long fail_at, result *r)
     miaopi_free(s);
 }
 
+/* ---- the decision log (audit) ----------------------------------------- */
+
+static void log_state(result *r, const char *path)
+{
+    miaopi_log_report rep = MIAOPI_LOG_REPORT_INIT;
+    ck_assert_int_eq(miaopi_log_verify(&rep, path, NULL, 0, NULL), MIAOPI_OK);
+    char line[160];
+    snprintf(line, sizeof(line), "%s %llu", miaopi_log_problem_name(
+                                               rep.problem),
+             (unsigned long long)rep.entries);
+    add_text(r, line);
+}
+
+/* Appending a decision: an entry is written whole or not at all; the
+ * chain stays intact either way. Each run appends to a fresh log, so a
+ * run that fails leaves exactly the header. */
+static void step_log_append(fixture *fx, long fail_at, result *r)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/append-%ld.jsonl", fx->logdir,
+             fail_at);
+    miaopi_log *log = NULL;
+    ck_assert_int_eq(miaopi_log_open(&log, path, NULL, NULL), MIAOPI_OK);
+    miaopi_evaluate(fx->warm, fx->rs, fx->c[fx->which], NULL, NULL);
+    arm(fail_at);
+    r->rc = miaopi_log_append(log, fx->warm, fx->c[fx->which], NULL, NULL);
+    disarm();
+    ck_assert_int_eq(miaopi_log_close(log, NULL), MIAOPI_OK);
+    log_state(r, path);
+    if (r->rc != MIAOPI_OK)
+        ck_assert_ptr_nonnull(strstr(r->text, "intact 1"));
+    remove(path);
+}
+
+static void step_log_verify(fixture *fx, long fail_at, result *r)
+{
+    miaopi_log_report rep = MIAOPI_LOG_REPORT_INIT;
+    arm(fail_at);
+    r->rc = miaopi_log_verify(&rep, fx->logpath, NULL, 0, NULL);
+    disarm();
+    if (r->rc == MIAOPI_OK) {
+        char line[160];
+        snprintf(line, sizeof(line), "%s %llu %s",
+                 miaopi_log_problem_name(rep.problem),
+                 (unsigned long long)rep.entries, rep.final_hash);
+        add_text(r, line);
+    }
+}
+
+/* Reading the log back and replaying each logged case: the replayed
+ * decision must match the logged outcome. */
+static void step_log_replay(fixture *fx, long fail_at, result *r)
+{
+    miaopi_log_reader *rd = NULL;
+    miaopi_decision *d = NULL;
+    arm(fail_at);
+    int rc = miaopi_log_reader_open(&rd, fx->logpath, NULL);
+    if (rc == MIAOPI_OK)
+        rc = miaopi_decision_new_with(&d, &hooks);
+    const miaopi_log_entry *e;
+    while (rc == MIAOPI_OK) {
+        int n = miaopi_log_reader_next(rd, &e, NULL);
+        if (n <= 0) {
+            rc = n;
+            break;
+        }
+        const miaopi_case *c = miaopi_log_entry_case(e);
+        if (!c)
+            continue;
+        miaopi_eval_options o = MIAOPI_EVAL_OPTIONS_INIT;
+        o.decision_id = miaopi_log_entry_id(e);
+        rc = miaopi_evaluate(d, fx->rs, c, &o, NULL);
+        if (rc == MIAOPI_OK) {
+            char line[160];
+            snprintf(line, sizeof(line), "%llu %s %s",
+                     (unsigned long long)miaopi_log_entry_seq(e),
+                     miaopi_outcome_name(miaopi_log_entry_outcome(e)),
+                     miaopi_outcome_name(miaopi_decision_outcome(d)));
+            add_text(r, line);
+        } else if (miaopi_decision_outcome(d) == MIAOPI_APPROVE) {
+            r->approve_after_error = true;
+        }
+    }
+    disarm();
+    r->rc = rc;
+    miaopi_decision_free(d);
+    miaopi_log_reader_free(rd);
+}
+
 typedef struct step {
     const char *name;
     step_fn fn;
@@ -388,6 +480,9 @@ static const step steps[] = {
     {"evaluate-fresh", step_evaluate, true, false, false},
     {"evaluate-warm", step_evaluate_warm, true, true, false},
     {"decision-to-json", step_to_json, true, false, false},
+    {"log-append", step_log_append, true, false, false},
+    {"log-verify", step_log_verify, false, false, false},
+    {"log-replay", step_log_replay, false, false, false},
 };
 #define NSTEPS (sizeof(steps) / sizeof(steps[0]))
 
@@ -411,10 +506,25 @@ static void fixture_setup(void)
     for (int i = 0; i < NCASES; i++)
         ck_assert_int_eq(miaopi_evaluate(fx.warm, fx.rs, fx.c[i], NULL, NULL),
                          MIAOPI_OK);
+    snprintf(fx.logdir, sizeof(fx.logdir), "/tmp/miaopi-oom-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(fx.logdir));
+    snprintf(fx.logpath, sizeof(fx.logpath), "%s/log.jsonl", fx.logdir);
+    miaopi_log *log = NULL;
+    ck_assert_int_eq(miaopi_log_open(&log, fx.logpath, NULL, NULL),
+                     MIAOPI_OK);
+    for (int i = 0; i < NCASES; i++) {
+        ck_assert_int_eq(miaopi_evaluate(fx.warm, fx.rs, fx.c[i], NULL, NULL),
+                         MIAOPI_OK);
+        ck_assert_int_eq(miaopi_log_append(log, fx.warm, fx.c[i], NULL, NULL),
+                         MIAOPI_OK);
+    }
+    ck_assert_int_eq(miaopi_log_close(log, NULL), MIAOPI_OK);
 }
 
 static void fixture_teardown(void)
 {
+    remove(fx.logpath);
+    rmdir(fx.logdir);
     miaopi_decision_free(fx.warm);
     for (int i = 0; i < NCASES; i++) {
         miaopi_case_free(fx.c[i]);
