@@ -1049,7 +1049,7 @@ json_t *miaopi__sources_json(const miaopi_decision *d)
 
 /* The case as evaluated: c's document plus every record a resolver
  * fetched (a failed fetch as null, so a replay is UNKNOWN just the same).
- * A new reference; when nothing was fetched, c's own document. Used for
+ * A new reference to a new tree (never c's own, see below). Used for
  * miaopi_decision_inputs_json and by the decision log. */
 json_t *miaopi__decision_inputs(const miaopi_decision *d, const miaopi_case *c);
 json_t *miaopi__decision_inputs(const miaopi_decision *d, const miaopi_case *c)
@@ -1057,8 +1057,13 @@ json_t *miaopi__decision_inputs(const miaopi_decision *d, const miaopi_case *c)
     bool fetched = false;
     for (size_t i = 0; i < d->rs->nsources; i++)
         fetched = fetched || src_state(d, i)->from_resolver;
+    /* A private copy even when nothing was fetched: a case may be shared
+     * by threads (read-only), and taking references to its tree from
+     * several threads has jansson read the reference count without
+     * synchronisation (json_incref's "!= -1" test; ThreadSanitizer,
+     * tests/test_threads.c). Copying only reads the tree. */
     if (!fetched)
-        return json_incref((json_t *)miaopi__case_root(c));
+        return json_deep_copy(miaopi__case_root(c));
     json_t *root = json_deep_copy(miaopi__case_root(c));
     json_t *srcs = root ? json_object_get(root, "sources") : NULL;
     if (root && !json_is_object(srcs)) {

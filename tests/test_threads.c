@@ -12,14 +12,16 @@
  * ruleset); the writer loads a fresh copy outside the lock, publishes it
  * under the lock, and drops its reference to the old one after. A reader
  * that still evaluates with the old ruleset keeps it alive through its
- * own reference (and its decision's). The decision-log part comes with
- * the audit branch.
+ * own reference (and its decision's). Every decision is appended to one
+ * shared decision log, which must verify intact with one entry per
+ * evaluation.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -43,6 +45,7 @@ typedef struct shared {
     miaopi_ruleset *current; /* guarded by lock */
     miaopi_case *cases[NCASES];
     char *rules_path;
+    miaopi_log *log;
     atomic_int stop;
     atomic_long evaluations;
     atomic_long wrong;
@@ -79,6 +82,9 @@ static void *evaluator(void *arg)
             miaopi_error err;
             int rc = miaopi_evaluate(d, rs, s->cases[i], NULL, &err);
             if (rc != MIAOPI_OK || miaopi_decision_outcome(d) != expected[i])
+                atomic_fetch_add(&s->wrong, 1);
+            if (miaopi_log_append(s->log, d, s->cases[i], NULL, &err) !=
+                MIAOPI_OK)
                 atomic_fetch_add(&s->wrong, 1);
             /* Read the results while still holding the reference. */
             miaopi_reason reason = MIAOPI_REASON_INIT;
@@ -135,6 +141,12 @@ START_TEST(test_threads_reload__evaluate_while_reloading)
                          MIAOPI_OK);
         free(p);
     }
+    char dir[] = "/tmp/miaopi-threads-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char logpath[64];
+    snprintf(logpath, sizeof(logpath), "%s/log.jsonl", dir);
+    ck_assert_int_eq(miaopi_log_open(&s.log, logpath, NULL, NULL),
+                     MIAOPI_OK);
     pthread_t ev[EVALUATORS], rl;
     for (int i = 0; i < EVALUATORS; i++)
         ck_assert_int_eq(pthread_create(&ev[i], NULL, evaluator, &s), 0);
@@ -156,6 +168,14 @@ START_TEST(test_threads_reload__evaluate_while_reloading)
     ck_assert_int_ge(atomic_load(&s.evaluations),
                      (long)EVALUATORS * ROUNDS * NCASES);
     ck_assert_int_eq(atomic_load(&s.reloads), RELOADS);
+    ck_assert_int_eq(miaopi_log_close(s.log, NULL), MIAOPI_OK);
+    miaopi_log_report rep = MIAOPI_LOG_REPORT_INIT;
+    ck_assert_int_eq(miaopi_log_verify(&rep, logpath, NULL, 0, NULL),
+                     MIAOPI_OK);
+    ck_assert_msg(rep.problem == MIAOPI_LOG_INTACT, "%s", rep.message);
+    ck_assert_int_eq(rep.entries, atomic_load(&s.evaluations) + 1);
+    remove(logpath);
+    rmdir(dir);
     for (int i = 0; i < NCASES; i++)
         miaopi_case_free(s.cases[i]);
     miaopi_ruleset_unref(s.current);
