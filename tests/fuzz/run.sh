@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets with clang and run each for SECONDS.
 #
-#   tests/fuzz/run.sh SECONDS [TARGET...]     (targets: ruleset expr case)
+#   tests/fuzz/run.sh SECONDS [TARGET...]  (targets: ruleset expr case log)
 #
 # Each target starts from its committed seeds (tests/fuzz/<target>/) and
 # the crash regressions (tests/fuzz/regress/<target>/); new corpus entries
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 secs=${1:?usage: run.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(ruleset expr case)
+[ ${#targets[@]} -gt 0 ] || targets=(ruleset expr case log)
 build=${FUZZ_BUILD:-build-fuzz}
 
 if ! command -v clang >/dev/null; then
@@ -42,7 +42,7 @@ for t in "${targets[@]}"; do
     corpus="$build/corpus/$t"
     mkdir -p "$corpus" "$build/artifacts/$t"
     max_len=4096
-    [ "$t" = ruleset ] && max_len=65536
+    [ "$t" = ruleset ] || [ "$t" = log ] && max_len=65536
     dict=()
     [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
     log="$build/fuzz-$t.log"
