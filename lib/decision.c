@@ -540,7 +540,9 @@ static int run_shadow(miaopi_decision *d, const miaopi_eval_options *opts,
                       const miaopi_case *c)
 {
     d->has_shadow = true;
-    if (!d->shadow && miaopi_decision_new(&d->shadow) != MIAOPI_OK)
+    /* The shadow decision shares the live one's allocator. */
+    if (!d->shadow &&
+        miaopi_decision_new_with(&d->shadow, d->al) != MIAOPI_OK)
         return MIAOPI_ENOMEM;
     /* A candidate is usually not in force yet: ignore its dates. */
     miaopi_eval_options so = *opts;
