@@ -32,6 +32,10 @@
 /* ---- small utilities ------------------------------------------------- */
 
 /* printf into a new heap string; the caller frees it. */
+#if defined(__GNUC__)
+static TU_UNUSED char *tu_printf(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+#endif
 static TU_UNUSED char *tu_printf(const char *fmt, ...)
 {
     va_list ap;
@@ -57,6 +61,15 @@ static TU_UNUSED char *tu_repeat(const char *unit, size_t count)
         memcpy(s + i * n, unit, n);
     s[n * count] = '\0';
     return s;
+}
+
+/* How much slower than a plain build this run is: the valgrind test setup
+ * sets MIAOPI_TEST_SLOWDOWN, and "returns quickly" bounds scale by it. */
+static TU_UNUSED double tu_slowdown(void)
+{
+    const char *env = getenv("MIAOPI_TEST_SLOWDOWN");
+    double f = env ? atof(env) : 1.0;
+    return f >= 1.0 ? f : 1.0;
 }
 
 /* Monotonic seconds, for "returns quickly" assertions. */
