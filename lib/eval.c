@@ -708,6 +708,10 @@ int mp_regex_match(mp_eval *ev, const pcre2_code *re, const char *s,
         return 1;
     if (rc == PCRE2_ERROR_NOMATCH)
         return 0;
+    /* The interpreter's backtracking frames come from the heap: failing
+     * to get them is out of memory, not the pattern's limit. */
+    if (rc == PCRE2_ERROR_NOMEMORY)
+        ev->nomem = true;
     return -1;
 }
 
