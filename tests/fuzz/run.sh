@@ -53,7 +53,8 @@ for t in "${targets[@]}"; do
         -artifact_prefix="$build/artifacts/$t/" "${dict[@]}" \
         "$corpus" "tests/fuzz/$t" "tests/fuzz/regress/$t" >"$log" 2>&1
     rc=$?
-    final=$(grep -E '^#[0-9]+.*(DONE|pulse|NEW|REDUCE)' "$log" | tail -1)
+    cov=$(grep -E '^#[0-9]+.* cov: ' "$log" | tail -1 |
+          sed -n 's/.* cov: \([0-9]*\) ft: \([0-9]*\).*/cov: \1, ft: \2/p')
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     if [ $rc -ne 0 ]; then
         status=1
@@ -61,8 +62,7 @@ for t in "${targets[@]}"; do
         grep -E 'ERROR|SUMMARY|runtime error|Test unit written' "$log" |
             head -5
     else
-        echo "fuzz $t: ok, ${execs:-?} executions; ${final#*cov:}" |
-            sed 's/ corp:.*//; s/; \([0-9]\)/; cov: \1/'
+        echo "fuzz $t: ok, ${execs:-?} executions, ${cov:-no coverage line}"
     fi
 done
 exit $status
