@@ -5,7 +5,7 @@
 compiled with the flags `pkg-config --cflags --libs miaopi` gives for
 that staged install and run on a case of each outcome.
 
-usage: install_test.py MESON BUILDDIR PREFIX LIBDIR SANITIZE CC... -- SOURCE_ROOT
+usage: install_test.py MESON BUILDDIR PREFIX LIBDIR SANITIZE CC... -- ROOT
 Prints "N passed, N failed" and exits 1 on any failure.
 """
 import os

@@ -343,8 +343,8 @@ static bool take_upload(struct server *srv, struct request *req,
 
 static bool declared_too_large(struct server *srv, struct MHD_Connection *c)
 {
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl = MHD_lookup_connection_value(
+        c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (!cl)
         return false;
     char *end;
@@ -449,33 +449,37 @@ static int parse_number(const char *s, unsigned long max, unsigned long *out)
     return 0;
 }
 
+static int parse_option(struct options *o, const char *a, const char *v)
+{
+    if (strcmp(a, "--rules") == 0)
+        o->rules = v;
+    else if (strcmp(a, "--bind") == 0)
+        o->bind = v;
+    else if (strcmp(a, "--log") == 0)
+        o->log = v;
+    else if (strcmp(a, "--port") == 0)
+        return parse_number(v, 65535, &o->port);
+    else if (strcmp(a, "--threads") == 0)
+        return parse_number(v, 256, &o->threads) || !o->threads ? -1 : 0;
+    else if (strcmp(a, "--max-body") == 0)
+        return parse_number(v, 1ul << 30, &o->max_body) || !o->max_body
+                   ? -1 : 0;
+    else
+        return -1;
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
     *o = (struct options){ NULL, "127.0.0.1", NULL, 8080, 4, 1048576 };
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(usage, stdout);
             exit(0);
         }
-        if (!v)
+        if (i + 1 >= argc || parse_option(o, argv[i], argv[i + 1]) != 0)
             return -1;
         i++;
-        if (strcmp(a, "--rules") == 0)
-            o->rules = v;
-        else if (strcmp(a, "--bind") == 0)
-            o->bind = v;
-        else if (strcmp(a, "--log") == 0)
-            o->log = v;
-        else if (strcmp(a, "--port") == 0)
-            { if (parse_number(v, 65535, &o->port)) return -1; }
-        else if (strcmp(a, "--threads") == 0)
-            { if (parse_number(v, 256, &o->threads) || !o->threads) return -1; }
-        else if (strcmp(a, "--max-body") == 0)
-            { if (parse_number(v, 1ul << 30, &o->max_body) || !o->max_body)
-                  return -1; }
-        else
-            return -1;
     }
     return o->rules ? 0 : -1;
 }
@@ -547,12 +551,16 @@ int main(int argc, char **argv)
     }
     struct server srv = { .rules_dir = o.rules, .max_body = o.max_body };
     rulesets *initial;
-    if (rulesets_load(&initial, o.rules, 0, stderr) != MIAOPI_OK)
+    if (rulesets_load(&initial, o.rules, 0, stderr) != MIAOPI_OK) {
+        fprintf(stderr, "miaopi-httpd: no rules loaded; not starting\n");
         return 1;
+    }
+    if (o.log && open_log(&srv, o.log) != 0) {
+        rulesets_unref(initial);
+        return 1;
+    }
     rulesets_slot_init(&srv.rules, initial);
     decision_pool_init(&srv.decisions);
-    if (o.log && open_log(&srv, o.log) != 0)
-        return 1;
 
     /* Block the signals before MHD starts its threads, so they inherit
      * the mask and only the main thread's sigwait sees them. */
@@ -565,10 +573,12 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct MHD_Daemon *daemon = start_daemon(&srv, &o);
+    int status = 0;
     if (!daemon) {
         fprintf(stderr, "miaopi-httpd: cannot listen on %s port %lu\n",
                 o.bind, o.port);
-        return 1;
+        status = 1;
+        goto out;
     }
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -589,7 +599,8 @@ int main(int argc, char **argv)
     }
     /* Stopping the daemon waits for the requests in flight. */
     MHD_stop_daemon(daemon);
-    int status = 0;
+    fprintf(stderr, "miaopi-httpd: stopped\n");
+out:;
     miaopi_error err;
     if (srv.log && miaopi_log_close(srv.log, &err) != MIAOPI_OK) {
         fprintf(stderr, "miaopi-httpd: closing the log: %s\n", err.message);
@@ -597,6 +608,5 @@ int main(int argc, char **argv)
     }
     decision_pool_destroy(&srv.decisions);
     rulesets_slot_destroy(&srv.rules);
-    fprintf(stderr, "miaopi-httpd: stopped\n");
     return status;
 }

@@ -182,6 +182,9 @@ int rulesets_load(rulesets **out, const char *dir, unsigned long generation,
     set->generation = generation;
     int rc;
     char **names = list_files(dir, &rc);
+    if (!names && diag)
+        fprintf(diag, "%s: %s\n", dir, rc == MIAOPI_EIO
+                ? "cannot open the rules directory" : "out of memory");
     for (size_t i = 0; names && names[i] && rc == MIAOPI_OK; i++)
         rc = add_file(set, names[i], diag);
     for (size_t i = 0; names && names[i]; i++)
