@@ -46,6 +46,7 @@ void mp_type_name(const mp_type *t, miaopi__buf *out);
 
 typedef struct mp_field {
     char *name;
+    size_t name_len; /* strlen(name), so lookups need no strlen */
     char *title;
     mp_type type;
     miaopi__pii pii;
@@ -347,6 +348,14 @@ typedef struct mp_slot {
     mp_value v;
 } mp_slot;
 
+/* A source's record object, looked up in the case once per evaluation
+ * rather than once per field read. */
+typedef struct mp_source_slot {
+    uint32_t gen;
+    mp_why why;         /* MP_WHY_NONE when obj is a usable record */
+    const json_t *obj;
+} mp_source_slot;
+
 typedef struct mp_eval {
     const miaopi_ruleset *rs;
     const json_t *application;
@@ -355,6 +364,8 @@ typedef struct mp_eval {
     int32_t decision_date;
     mp_slot *slots;
     size_t cap_slots;
+    mp_source_slot *srcs;
+    size_t cap_srcs;
     mp_value *vars;
     size_t cap_vars;
     uint32_t gen;

@@ -573,6 +573,7 @@ static bool load_schema(loader *L, xmlNodePtr parent, mp_schema *out,
         field->slot = top ? L->rs->nslots++ : -1;
         if (!field->name)
             return nomem(L);
+        field->name_len = strlen(field->name);
         if (mp_schema_find(out, field->name, strlen(field->name))) {
             diag(L, MIAOPI__D_DUPLICATE_NAME, attr_offset(L, f, "name"),
                  "field '%s' is declared twice", field->name);
@@ -1084,6 +1085,7 @@ static bool load_context(loader *L, xmlNodePtr root)
     dd->name = miaopi__arena_strndup(&rs->pool, "decision_date", 13);
     if (!dd->name)
         return nomem(L);
+    dd->name_len = 13;
     dd->type.kind = MP_T_DATE;
     dd->required = true;
     dd->slot = rs->nslots++;
