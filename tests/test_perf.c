@@ -164,6 +164,39 @@ START_TEST(test_perf_table__lookup_cost_independent_of_row)
 }
 END_TEST
 
+/* Element positions in a large file: the loader took them from
+ * xmlByteConsumed, which is wrong (and slow) once libxml2 has decoded
+ * ahead, so an error on line 6 of a large file was reported far below. */
+START_TEST(test_perf_load__positions_in_large_file)
+{
+    enum { ROWS = 6000 };
+    size_t cap = 4096 + ROWS * 40;
+    char *xml = malloc(cap);
+    ck_assert_ptr_nonnull(xml);
+    size_t n = (size_t)snprintf(
+        xml, cap,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<ruleset xmlns=\"urn:miaopi:rules:1\" id=\"t\" version=\"1\" "
+        "effective-from=\"2024-01-01\" default-lang=\"en\">\n"
+        "<title xml:lang=\"en\">t</title>\n"
+        "<application><field name=\"code\" type=\"string\"/>"
+        "</application>\n<tables>\n"
+        "<table name=\"lim\" key=\"strin\" value=\"integer\">\n");
+    for (int i = 0; i < ROWS; i++)
+        n += (size_t)snprintf(xml + n, cap - n,
+                              "<row key=\"C%05d\">%d</row>\n", i, i);
+    n += (size_t)snprintf(xml + n, cap - n, "</table></tables></ruleset>\n");
+    miaopi_ruleset *rs = NULL;
+    miaopi_error err;
+    ck_assert_int_eq(miaopi_ruleset_load_buffer(&rs, xml, n, "t.xml", NULL,
+                                                &err),
+                     MIAOPI_ERULES);
+    free(xml);
+    ck_assert_msg(err.line == 6, "error reported on line %d: %s", err.line,
+                  err.message);
+}
+END_TEST
+
 static Suite *perf_suite(void)
 {
     Suite *s = suite_create("perf");
@@ -173,6 +206,9 @@ static Suite *perf_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("table");
     tcase_add_test(tc, test_perf_table__lookup_cost_independent_of_row);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("load");
+    tcase_add_test(tc, test_perf_load__positions_in_large_file);
     suite_add_tcase(s, tc);
     return s;
 }
