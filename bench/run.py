@@ -30,7 +30,6 @@ TARGETS = {
     "e-load-1000": "<= 50 ms",
     "f-replay-api": ">= 500,000",
     "f-replay-cli": ">= 500,000",
-    "f-replay-api-2t": ">= 500,000",
 }
 
 
@@ -104,6 +103,7 @@ def main():
     rows += bench(exe, "eval", RULES, cases, "-n", passes)
     rows += bench(exe, "allocs", RULES, cases)
     rows += bench(exe, "e2e", RULES, cases, out)
+    rows += bench(exe, "parse", RULES, cases)
     rows += bench(exe, "e2e", RULES, cases, out, "--log", log + ".sm3",
                   "--alg", "sm3")
     rows += bench(exe, "e2e", RULES, cases, out, "--log", log,
@@ -112,7 +112,7 @@ def main():
     rows += bench(exe, "load", RULES, "-n", loads)
     rows += bench(exe, "load", big, "-n", loads)
     rows += bench(exe, "replay", RULES, log)
-    rows += bench(exe, "replay", RULES, log, "-t", 2)
+    rows += bench(exe, "read-log", RULES, log)
     rows += replay_cli(miaopi, log, n)
     rows += bench(exe, "table", table, "-i", 2000 if a.quick else 200000)
 

@@ -346,10 +346,10 @@ static int read_case(miaopi_decision *d, const json_t *root,
                      const miaopi_eval_options *opts, miaopi_error *err)
 {
     const miaopi_ruleset *rs = d->rs;
-    d->ev.application = json_object_get(root, "application");
-    d->ev.context = json_object_get(root, "context");
-    d->ev.sources = json_object_get(root, "sources");
-    const json_t *dd = json_object_get(d->ev.context, "decision_date");
+    d->ev.application = json_object_getn(root, "application", 11);
+    d->ev.context = json_object_getn(root, "context", 7);
+    d->ev.sources = json_object_getn(root, "sources", 7);
+    const json_t *dd = json_object_getn(d->ev.context, "decision_date", 13);
     if (!json_is_string(dd))
         return case_error(err, "the case has no context.decision_date "
                                "(\"YYYY-MM-DD\"); the decision date comes "
@@ -885,36 +885,51 @@ static bool reasons_compact(miaopi__buf *b, const miaopi_decision *d,
     return ok;
 }
 
+/* The members of the compact form up to and including "rules", without
+ * braces, exactly as json_dumps writes them (shared with the decision
+ * log). Returns false when the jansson path must be taken instead: spot
+ * checks and shadows, which are rare, and strings jansson would refuse. */
+bool miaopi__decision_json_members(miaopi__buf *b, const miaopi_decision *d);
+bool miaopi__decision_json_members(miaopi__buf *b, const miaopi_decision *d)
+{
+    if (d->spot_rate > 0 || d->has_shadow)
+        return false;
+    bool ok = put_kv(b, "decision", miaopi_outcome_name(d->outcome), true) &&
+              put_kv(b, "decision_date", d->date, false);
+    miaopi__buf_adds(b, ",\"ruleset\":{");
+    ok = ok && put_kv(b, "id", d->rs->id, true) &&
+         put_kv(b, "version", d->rs->version, false) &&
+         put_kv(b, "sha256", d->rs->sha256, false);
+    miaopi__buf_addc(b, '}');
+    return ok && rules_compact(b, d);
+}
+
+/* A JSON string as json_dumps writes it, for the decision log. */
+bool miaopi__json_put_str(miaopi__buf *b, const char *s);
+bool miaopi__json_put_str(miaopi__buf *b, const char *s)
+{
+    return put_str(b, s);
+}
+
 /* The compact form written directly: byte for byte what json_dumps makes
  * of miaopi__decision_json, at a tenth of the cost (building and freeing
  * the tree was most of an end-to-end decision). Returns 0, 1 to ask for
- * the jansson path (spot checks and shadows, which are rare, and strings
- * jansson would refuse), or MIAOPI_ENOMEM. */
+ * the jansson path, or MIAOPI_ENOMEM. */
 static int to_json_compact(char **out, const miaopi_decision *d,
                            const char *lang, unsigned flags)
 {
-    if (d->spot_rate > 0 || d->has_shadow)
-        return 1;
     miaopi__buf b;
     miaopi__buf_init(&b);
     miaopi__buf_reserve(&b, 4096); /* most decisions fit: one allocation */
     miaopi__buf_addc(&b, '{');
-    bool ok = put_kv(&b, "decision",
-                     miaopi_outcome_name(d->outcome), true) &&
-              put_kv(&b, "decision_date", d->date, false);
-    miaopi__buf_adds(&b, ",\"ruleset\":{");
-    ok = ok && put_kv(&b, "id", d->rs->id, true) &&
-         put_kv(&b, "version", d->rs->version, false) &&
-         put_kv(&b, "sha256", d->rs->sha256, false);
-    miaopi__buf_addc(&b, '}');
-    ok = ok && rules_compact(&b, d);
+    bool ok = miaopi__decision_json_members(&b, d);
     if (ok && (flags & MIAOPI_JSON_REASONS))
         ok = reasons_compact(&b, d, lang);
     if (ok && d->id[0])
         ok = put_kv(&b, "id", d->id, false);
     miaopi__buf_addc(&b, '}');
     if (!ok || b.failed) {
-        bool nomem = b.failed;
+        bool nomem = ok && b.failed;
         miaopi__buf_free(&b);
         return nomem ? MIAOPI_ENOMEM : 1;
     }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 json_t *miaopi__decision_json(const miaopi_decision *d, const char *lang,
                               unsigned flags);
@@ -97,6 +98,70 @@ START_TEST(test_perf_json__escapes_equal_jansson)
                      "\\n\\r\\b\\f\\u001f\\u007f\"},"
                      "\"sources\":{},\"context\":{\"decision_date\":"
                      "\"2024-05-01\"}}");
+    miaopi_ruleset_unref(rs);
+}
+END_TEST
+
+/* The decision log writes entries directly; each must be exactly what
+ * json_dumps makes of it, so the format does not drift from the jansson
+ * path that spot checks and shadows still take. */
+START_TEST(test_perf_log__direct_entries_equal_jansson)
+{
+    miaopi_ruleset *rs = load("rules/sz-talent/ruleset.xml");
+    char path[] = "/tmp/miaopi-perf-log-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    remove(path);
+    miaopi_log *log;
+    miaopi_error err;
+    ck_assert_int_eq(miaopi_log_open(&log, path, NULL, &err), 0);
+    static const char *docs[] = {
+        "{\"application\":{\"id_number\":\"440305199807151231\","
+        "\"name\":\"李\\t明\",\"degree\":\"大\\u0001专\\\"\\\\/\"},"
+        "\"sources\":{\"xuexin\":null},\"context\":{\"decision_date\":"
+        "\"2024-05-01\",\"x\":[1,2.5,true,null,{}]}}",
+        "{\"application\":{\"id_number\":\"440305199807151231\","
+        "\"name\":\"李明轩\",\"degree\":\"本科\"},\"sources\":{},"
+        "\"context\":{\"decision_date\":\"2024-05-01\"}}"};
+    miaopi_decision *d;
+    ck_assert_int_eq(miaopi_decision_new(&d), 0);
+    for (size_t i = 0; i < 2; i++) {
+        miaopi_case *c;
+        ck_assert_int_eq(
+            miaopi_case_from_json(&c, docs[i], strlen(docs[i]), &err), 0);
+        ck_assert_int_eq(miaopi_evaluate(d, rs, c, NULL, &err), 0);
+        ck_assert_int_eq(miaopi_log_append(log, d, c, NULL, &err), 0);
+        miaopi_case_free(c);
+    }
+    ck_assert_int_eq(miaopi_log_close(log, &err), 0);
+    miaopi_log_report rep = MIAOPI_LOG_REPORT_INIT;
+    ck_assert_int_eq(miaopi_log_verify(&rep, path, NULL, 0, &err), 0);
+    ck_assert_int_eq(rep.problem, MIAOPI_LOG_INTACT);
+    ck_assert_uint_eq(rep.entries, 3);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[65536];
+    int decisions = 0;
+    while (fgets(line, sizeof(line), f)) {
+        size_t n = strlen(line);
+        ck_assert(n > 86 && line[n - 1] == '\n');
+        line[n - 2] = '\0'; /* the entry: byte 83 to before the last '}' */
+        const char *entry = line + 83;
+        json_t *j = json_loads(entry, 0, NULL);
+        ck_assert_ptr_nonnull(j);
+        char *again = json_dumps(j, JSON_COMPACT);
+        ck_assert_str_eq(entry, again);
+        if (strcmp(json_string_value(json_object_get(j, "type")),
+                   "decision") == 0)
+            decisions++;
+        free(again);
+        json_decref(j);
+    }
+    fclose(f);
+    ck_assert_int_eq(decisions, 2);
+    remove(path);
+    miaopi_decision_free(d);
     miaopi_ruleset_unref(rs);
 }
 END_TEST
@@ -203,6 +268,7 @@ static Suite *perf_suite(void)
     TCase *tc = tcase_create("json");
     tcase_add_test(tc, test_perf_json__compact_equals_jansson);
     tcase_add_test(tc, test_perf_json__escapes_equal_jansson);
+    tcase_add_test(tc, test_perf_log__direct_entries_equal_jansson);
     suite_add_tcase(s, tc);
     tc = tcase_create("table");
     tcase_add_test(tc, test_perf_table__lookup_cost_independent_of_row);
