@@ -46,6 +46,7 @@ void mp_type_name(const mp_type *t, miaopi__buf *out);
 
 typedef struct mp_field {
     char *name;
+    size_t name_len; /* strlen(name), so lookups need no strlen */
     char *title;
     mp_type type;
     miaopi__pii pii;

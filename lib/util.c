@@ -49,7 +49,12 @@ void miaopi__error_clear(miaopi_error *err)
 {
     if (!err)
         return;
-    memset(err, 0, sizeof(*err));
+    /* Only the scalars and the strings' first bytes: clearing all ~800
+     * bytes was a visible share of a fast evaluation, which clears the
+     * caller's error on every call. */
+    err->code = 0;
+    err->id[0] = err->message[0] = err->file[0] = '\0';
+    err->line = err->column = 0;
     err->offset = -1;
 }
 
