@@ -370,7 +370,7 @@ static int read_context_time(miaopi_decision *d, miaopi_error *err)
     /* The freshness reference: context.decision_time when given, else the
      * last instant of the decision date in China Standard Time (UTC+8),
      * the conservative choice when only the date is known. */
-    const json_t *t = json_object_get(d->ev.context, "decision_time");
+    const json_t *t = json_object_getn(d->ev.context, "decision_time", 13);
     d->ev.ref_instant = (int64_t)d->ev.decision_date * 86400 + 86400 -
                         8 * 3600;
     if (t && !json_is_null(t) &&
@@ -380,7 +380,7 @@ static int read_context_time(miaopi_decision *d, miaopi_error *err)
         return case_error(err, "context.decision_time is not an RFC 3339 "
                                "timestamp with an offset",
                           NULL);
-    const json_t *dl = json_object_get(d->ev.context, "deadline");
+    const json_t *dl = json_object_getn(d->ev.context, "deadline", 8);
     d->ev.deadline = json_is_string(dl) ? json_string_value(dl) : "";
     return MIAOPI_OK;
 }
@@ -407,7 +407,12 @@ static int read_case(miaopi_decision *d, const json_t *root,
                           json_string_value(dd));
     miaopi__date_format(d->ev.decision_date, d->date);
     d->ev.resolvers = opts->resolvers;
-    int rc = read_context_time(d, err);
+    /* The decision time and deadline matter only for freshness and for
+     * resolvers; most evaluations need neither, and skip the lookups. */
+    int rc = MIAOPI_OK;
+    d->ev.deadline = "";
+    if (rs->any_max_age || opts->resolvers)
+        rc = read_context_time(d, err);
     if (rc != MIAOPI_OK || prefill)
         return rc;
     if (!opts->ignore_effective_dates &&

@@ -1497,6 +1497,7 @@ static bool source_attrs(loader *L, xmlNodePtr s, mp_source *src)
         return false;
     }
     src->max_age_s = v * unit;
+    L->rs->any_max_age = true;
     return true;
 }
 
@@ -1515,6 +1516,7 @@ static bool load_sources(loader *L, xmlNodePtr root)
         mp_source src;
         memset(&src, 0, sizeof(src));
         src.name = attr(L, s, "name");
+        src.name_len = src.name ? strlen(src.name) : 0;
         src.line = s->line;
         if (!src.name)
             return nomem(L);
