@@ -1197,9 +1197,10 @@ MIAOPI_EXTERN int miaopi_decision_trace(miaopi_trace_step *out,
  * PCRE2 general context). Two exceptions, because those libraries only
  * offer process-global allocator setters that a library must not call:
  * libxml2 (used while a rule file loads; see xmlMemSetup) and jansson
- * (the JSON tree of a case, and strings returned to the caller; see
- * json_set_alloc_funcs). An embedder that needs those routed too sets
- * them itself, once, before any other call.
+ * (the JSON tree of a case; see json_set_alloc_funcs). An embedder that
+ * needs those routed too sets them itself, once, before any other call.
+ * Strings returned to the caller (freed with miaopi_free) always come
+ * from the C library's malloc.
  *
  * The functions must be thread-safe if the objects they serve are used
  * or freed from several threads (a ruleset is freed by whichever thread

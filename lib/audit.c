@@ -690,6 +690,49 @@ static json_t *entry_body(const miaopi_decision *d, const miaopi_case *c)
     return body;
 }
 
+bool miaopi__decision_json_members(miaopi__buf *b, const miaopi_decision *d);
+bool miaopi__json_put_str(miaopi__buf *b, const char *s);
+
+static int dump_to_buf(const char *p, size_t n, void *payload)
+{
+    miaopi__buf *b = payload;
+    miaopi__buf_add(b, p, n);
+    return b->failed ? -1 : 0;
+}
+
+/* The entry body entry_body() and json_dumps would make, written directly:
+ * building, dumping and freeing a tree of the whole entry was three
+ * quarters of the cost of logging. Only the case, which is the caller's
+ * JSON, still goes through json_dumps (as a callback into the buffer).
+ * Returns 0, 1 when the jansson path must be taken (spot checks, shadows,
+ * strings jansson would refuse), or MIAOPI_ENOMEM. */
+static int body_direct(miaopi__buf *b, const miaopi_decision *d,
+                       const miaopi_case *c)
+{
+    char when[40];
+    now_utc(when);
+    miaopi__buf_reserve(b, 4096);
+    miaopi__buf_adds(b, "{\"type\":\"decision\",\"id\":");
+    bool ok = miaopi__json_put_str(b, miaopi_decision_id(d));
+    miaopi__buf_adds(b, ",\"logged_at\":\"");
+    miaopi__buf_adds(b, when);
+    miaopi__buf_adds(b, "\",\"engine\":\"miaopi " MIAOPI_VERSION_STRING "\",");
+    ok = ok && miaopi__decision_json_members(b, d);
+    miaopi__buf_adds(b, ",\"case\":");
+    if (!ok)
+        return 1;
+    /* The case as evaluated, with any records resolvers fetched. */
+    json_t *inputs = miaopi__decision_inputs(d, c);
+    if (!inputs)
+        return MIAOPI_ENOMEM;
+    int dumped = json_dump_callback(inputs, dump_to_buf, b, JSON_COMPACT);
+    json_decref(inputs);
+    if (dumped != 0)
+        return b->failed ? MIAOPI_ENOMEM : 1;
+    miaopi__buf_addc(b, '}');
+    return b->failed ? MIAOPI_ENOMEM : MIAOPI_OK;
+}
+
 int miaopi_log_append(miaopi_log *log, const miaopi_decision *d,
                       const miaopi_case *c, uint64_t *seq, miaopi_error *err)
 {
@@ -697,10 +740,23 @@ int miaopi_log_append(miaopi_log *log, const miaopi_decision *d,
     if (!log || !d || !c || !miaopi_decision_ruleset(d))
         return miaopi__error_set(err, MIAOPI_EINVAL,
                                  "invalid argument (was the decision made?)");
+    miaopi__buf text;
+    miaopi__buf_init(&text);
+    int rc = body_direct(&text, d, c);
+    if (rc == MIAOPI_OK) {
+        pthread_mutex_lock(&log->lock);
+        rc = append_body(log, text.data, text.len, seq, err);
+        pthread_mutex_unlock(&log->lock);
+    } else if (rc == MIAOPI_ENOMEM) {
+        rc = miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
+    }
+    miaopi__buf_free(&text);
+    if (rc <= 0)
+        return rc;
     json_t *body = entry_body(d, c);
     if (!body)
         return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
-    int rc = append_json(log, body, seq, err);
+    rc = append_json(log, body, seq, err);
     json_decref(body);
     return rc;
 }

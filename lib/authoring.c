@@ -472,6 +472,7 @@ static miaopi_ruleset *scope_new(const miaopi_ruleset *base)
     dd->name = miaopi__arena_strndup(&s->pool, "decision_date", 13);
     if (!dd->name)
         goto fail;
+    dd->name_len = 13;
     dd->type.kind = MP_T_DATE;
     dd->required = true;
     dd->slot = 0;

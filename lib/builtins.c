@@ -305,6 +305,13 @@ static void ev_normalize_name(mp_eval *ev, const mp_node *n,
 static void ev_name_eq(mp_eval *ev, const mp_node *n, const mp_value *a,
                        mp_value *out)
 {
+    /* Identical bytes normalise identically: the common case (the name
+     * as the registry holds it) needs no normalisation at all. */
+    if (a[0].u.s.len == a[1].u.s.len &&
+        memcmp(a[0].u.s.p, a[1].u.s.p, a[0].u.s.len) == 0) {
+        set_bool(out, true);
+        return;
+    }
     size_t la, lb;
     const char *x = normalized(ev, &a[0], &la);
     const char *y = normalized(ev, &a[1], &lb);

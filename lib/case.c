@@ -622,7 +622,7 @@ int miaopi_case_to_json(char **out, const miaopi_case *c)
 {
     if (!out || !c)
         return MIAOPI_EINVAL;
-    /* Allocated with jansson's allocator, which miaopi_free uses. */
+    /* For the caller: C library malloc, freed by miaopi_free. */
     *out = miaopi__json_dumps(c->root, JSON_COMPACT | JSON_SORT_KEYS);
     return *out ? MIAOPI_OK : MIAOPI_ENOMEM;
 }

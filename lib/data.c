@@ -240,10 +240,12 @@ static const char *prov_member(mp_eval *ev, const json_t *prov,
 /* Copy the provenance of st->rec and apply the source's max-age. */
 static void check_record(mp_eval *ev, const mp_source *src, mp_src_state *st)
 {
-    const json_t *prov = json_object_get(st->rec, "_provenance");
-    st->origin = prov_member(ev, prov, "origin");
-    st->retrieved_at = prov_member(ev, prov, "retrieved_at");
-    st->version = prov_member(ev, prov, "version");
+    const json_t *prov = json_object_getn(st->rec, "_provenance", 11);
+    if (prov) {
+        st->origin = prov_member(ev, prov, "origin");
+        st->retrieved_at = prov_member(ev, prov, "retrieved_at");
+        st->version = prov_member(ev, prov, "version");
+    }
     if (src->max_age_s <= 0)
         return;
     int64_t t;
@@ -338,7 +340,8 @@ static void resolve(mp_eval *ev, const mp_source *src, mp_src_state *st)
     memset(st, 0, sizeof(*st));
     st->gen = ev->gen;
     st->origin = st->retrieved_at = st->version = st->detail = "";
-    const json_t *j = ev->sources ? json_object_get(ev->sources, src->name)
+    const json_t *j = ev->sources ? json_object_getn(ev->sources, src->name,
+                                                     src->name_len)
                                   : NULL;
     if (j) {
         if (json_is_object(j)) {

@@ -58,7 +58,7 @@ void *miaopi__pcre2_malloc(size_t n, void *data);
 void miaopi__pcre2_free(void *p, void *data);
 
 /* Strings handed to the caller, freed with miaopi_free: they come from
- * jansson's allocator (json_dumps results are returned as they are). */
+ * the C library's malloc (miaopi__strdup(NULL, s) is the same). */
 char *miaopi__out_strdup(const char *s);
 /* json_dumps that fails as a whole when any allocation fails; the result
  * is freed with miaopi_free. (json_t is jansson's; declared opaquely so

@@ -46,6 +46,7 @@ void mp_type_name(const mp_type *t, miaopi__buf *out);
 
 typedef struct mp_field {
     char *name;
+    size_t name_len; /* strlen(name), so lookups need no strlen */
     char *title;
     mp_type type;
     miaopi__pii pii;
@@ -75,6 +76,7 @@ struct mp_node;
 
 typedef struct mp_source {
     char *name;
+    size_t name_len;
     char *title;
     mp_schema schema;
     int index; /* position in ruleset->sources */
@@ -333,6 +335,7 @@ struct miaopi_ruleset {
     mp_schema *licence_schema;
 
     int nslots;    /* top-level fields across all roots */
+    bool any_max_age; /* some source declares max-age */
     int max_vars;  /* quantifier nesting */
 
     pcre2_general_context *pcre_gctx;

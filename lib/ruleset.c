@@ -12,6 +12,7 @@
 #include "model.h"
 #include "authoring.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -606,6 +607,7 @@ static mp_schema *licence_schema(loader *L)
     memset(fields, 0, n * sizeof(*fields));
     for (size_t i = 0; i < n; i++) {
         fields[i].name = (char *)f[i].name;
+        fields[i].name_len = strlen(f[i].name);
         fields[i].title = (char *)f[i].title;
         fields[i].type.kind = f[i].kind;
         fields[i].pii = f[i].pii;
@@ -686,6 +688,7 @@ static bool load_schema(loader *L, xmlNodePtr parent, mp_schema *out,
         field->slot = top ? L->rs->nslots++ : -1;
         if (!field->name)
             return nomem(L);
+        field->name_len = strlen(field->name);
         if (mp_schema_find(out, field->name, strlen(field->name))) {
             diag(L, MIAOPI__D_DUPLICATE_NAME, attr_offset(L, f, "name"),
                  "field '%s' is declared twice", field->name);
@@ -1514,6 +1517,7 @@ static bool source_attrs(loader *L, xmlNodePtr s, mp_source *src)
         return false;
     }
     src->max_age_s = v * unit;
+    L->rs->any_max_age = true;
     return true;
 }
 
@@ -1532,6 +1536,7 @@ static bool load_sources(loader *L, xmlNodePtr root)
         mp_source src;
         memset(&src, 0, sizeof(src));
         src.name = attr(L, s, "name");
+        src.name_len = src.name ? strlen(src.name) : 0;
         src.line = s->line;
         if (!src.name)
             return nomem(L);
@@ -1561,6 +1566,7 @@ static bool load_context(loader *L, xmlNodePtr root)
     dd->name = miaopi__arena_strndup(&rs->pool, "decision_date", 13);
     if (!dd->name)
         return nomem(L);
+    dd->name_len = 13;
     dd->type.kind = MP_T_DATE;
     dd->required = true;
     dd->slot = rs->nslots++;

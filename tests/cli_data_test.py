@@ -143,7 +143,7 @@ with tempfile.TemporaryDirectory() as tmp:
                     "5000", pop, "--seed", "7", "--expected", exp],
                    check=True)
     rc, out, err = run("screen", "-r", os.path.join(
-        ROOT, "rules", "sz-elderly-allowance", "ruleset.xml"),
+        ROOT, "rules", "sz-elderly-outreach", "ruleset.xml"),
         "-d", "2024-05-01", "--lang", "en", pop)
     check("screen rc", rc == 0, err)
     got = {}
@@ -172,7 +172,7 @@ with tempfile.TemporaryDirectory() as tmp:
     with open(pop, "a") as f:
         f.write("{not json\n")
     rc, out, err = run("screen", "-r", os.path.join(
-        ROOT, "rules", "sz-elderly-allowance", "ruleset.xml"),
+        ROOT, "rules", "sz-elderly-outreach", "ruleset.xml"),
         "-d", "2024-05-01", "-q", pop)
     check("screen bad line", rc == 1 and ":5001:" in err and
           "1 errors" in err and out == "", err)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Generate a synthetic population for `miaopi screen` over
-rules/sz-elderly-allowance/ruleset.xml.
+rules/sz-elderly-outreach/ruleset.xml.
 
 usage: gen_population.py N OUT.jsonl [--seed S] [--date YYYY-MM-DD]
                          [--expected EXPECTED.jsonl]

@@ -22,7 +22,7 @@ if [ ! -f "$data" ]; then
 fi
 start=$(date +%s.%N)
 taskset -c 0 "$build/cli/miaopi" screen \
-    -r "$root/rules/sz-elderly-allowance/ruleset.xml" \
+    -r "$root/rules/sz-elderly-outreach/ruleset.xml" \
     -d 2024-05-01 -o /dev/null "$data" || true
 end=$(date +%s.%N)
 echo "wall: $(echo "$end - $start" | bc) s for $n records" >&2
