@@ -231,7 +231,7 @@ typedef struct fixture {
 typedef struct result {
     int rc;
     bool approve_after_error;
-    char text[8192];
+    char text[16384];
 } result;
 
 static void add_text(result *r, const char *s)
@@ -361,15 +361,24 @@ static void step_evaluate_warm(fixture *fx, long fail_at, result *r)
 static void step_to_json(fixture *fx, long fail_at, result *r)
 {
     miaopi_evaluate(fx->warm, fx->rs, fx->c[fx->which], NULL, NULL);
-    char *s = NULL;
+    /* Compact JSON is written directly (C library memory only); the
+     * pretty form goes through jansson, whose allocations are swept. */
+    char *s = NULL, *p = NULL;
     arm(fail_at);
     r->rc = miaopi_decision_to_json(&s, fx->warm, "en", MIAOPI_JSON_REASONS);
-    disarm();
     if (r->rc == MIAOPI_OK)
+        r->rc = miaopi_decision_to_json(&p, fx->warm, "en",
+                                        MIAOPI_JSON_REASONS |
+                                            MIAOPI_JSON_PRETTY);
+    disarm();
+    if (r->rc == MIAOPI_OK) {
         add_text(r, s);
-    else
-        ck_assert_ptr_null(s);
+        add_text(r, p);
+    } else {
+        ck_assert_ptr_null(p);
+    }
     miaopi_free(s);
+    miaopi_free(p);
 }
 
 /* ---- the decision log (audit) ----------------------------------------- */
