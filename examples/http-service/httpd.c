@@ -472,14 +472,14 @@ static int parse_option(struct options *o, const char *a, const char *v)
 static int parse_options(int argc, char **argv, struct options *o)
 {
     *o = (struct options){ NULL, "127.0.0.1", NULL, 8080, 4, 1048576 };
-    for (int i = 1; i < argc; i++) {
+    /* Options come in pairs: OPTION VALUE. */
+    for (int i = 1; i < argc; i += 2) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(usage, stdout);
             exit(0);
         }
         if (i + 1 >= argc || parse_option(o, argv[i], argv[i + 1]) != 0)
             return -1;
-        i++;
     }
     return o->rules ? 0 : -1;
 }

@@ -25,7 +25,8 @@ fi
 if [ ! -f "$build/build.ninja" ]; then
     mkdir -p "$build"
     if ! CC=clang meson setup "$build" -Dfuzzers=true -Db_lundef=false \
-            -Dtests=false -Dcli=false >"$build/fuzz-setup.log" 2>&1; then
+            -Dtests=false -Dcli=false -Dexamples=false -Dbench=false \
+            >"$build/fuzz-setup.log" 2>&1; then
         echo "fuzz: SKIP (meson setup failed; see $build/fuzz-setup.log)"
         exit 0
     fi
