@@ -628,30 +628,6 @@ const mp_builtin *mp_builtin_find(const char *name, size_t len)
     return NULL;
 }
 
-static size_t distance(const char *a, size_t n, const char *b, size_t m)
-{
-    if (n > 40 || m > 40)
-        return 99;
-    size_t row[41];
-    for (size_t j = 0; j <= m; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= n; i++) {
-        size_t prev = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= m; j++) {
-            size_t cur = row[j];
-            size_t best = prev + (a[i - 1] == b[j - 1] ? 0 : 1);
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            prev = cur;
-        }
-    }
-    return row[m];
-}
-
 const char *mp_builtin_suggest(const char *name, size_t len)
 {
     static const char *const special[] = {"any", "all", "count", "present"};
@@ -660,7 +636,7 @@ const char *mp_builtin_suggest(const char *name, size_t len)
     for (size_t i = 0; i < NBUILTINS + 4; i++) {
         const char *cand = i < NBUILTINS ? builtins[i].name
                                          : special[i - NBUILTINS];
-        size_t d = distance(name, len, cand, strlen(cand));
+        size_t d = miaopi__edit_distance(name, len, cand, strlen(cand));
         if (d < bestd) {
             bestd = d;
             best = cand;

@@ -339,30 +339,6 @@ static mp_node *fold(mp_compiler *c, mp_node *n)
 
 /* ---- suggestions ---- */
 
-static size_t edit_distance(const char *a, size_t n, const char *b, size_t m)
-{
-    if (n > 40 || m > 40)
-        return 99;
-    size_t row[41];
-    for (size_t j = 0; j <= m; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= n; i++) {
-        size_t prev = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= m; j++) {
-            size_t cur = row[j];
-            size_t best = prev + (a[i - 1] == b[j - 1] ? 0 : 1);
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            prev = cur;
-        }
-    }
-    return row[m];
-}
-
 typedef struct suggest {
     const char *best;
     size_t dist;
@@ -371,7 +347,7 @@ typedef struct suggest {
 static void suggest_try(suggest *s, const char *want, size_t len,
                         const char *cand)
 {
-    size_t d = edit_distance(want, len, cand, strlen(cand));
+    size_t d = miaopi__edit_distance(want, len, cand, strlen(cand));
     size_t limit = len < 5 ? 1 : 2;
     if (d <= limit && d < s->dist) {
         s->dist = d;

@@ -116,6 +116,10 @@ int miaopi__read_file(const miaopi_allocator *al, const char *path,
 /* SHA-256 of data as 64 lower-case hex digits plus NUL. */
 bool miaopi__sha256_hex(const void *data, size_t len, char out[65]);
 
+/* Edit distance between two names, for "did you mean" suggestions. */
+size_t miaopi__edit_distance(const char *a, size_t n, const char *b,
+                             size_t m);
+
 /* UTF-8 validity. */
 bool miaopi__utf8_valid(const char *s, size_t len);
 

@@ -489,3 +489,31 @@ bool miaopi__utf8_valid(const char *str, size_t len)
     }
     return true;
 }
+
+/* ---- suggestions ---- */
+
+/* Levenshtein distance, for "did you mean"; 99 for names over 40 bytes,
+ * which are never worth suggesting. */
+size_t miaopi__edit_distance(const char *a, size_t n, const char *b, size_t m)
+{
+    if (n > 40 || m > 40)
+        return 99;
+    size_t row[41];
+    for (size_t j = 0; j <= m; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        size_t prev = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= m; j++) {
+            size_t cur = row[j];
+            size_t best = prev + (a[i - 1] == b[j - 1] ? 0 : 1);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            prev = cur;
+        }
+    }
+    return row[m];
+}
