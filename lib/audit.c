@@ -33,6 +33,7 @@ const json_t *miaopi__case_root(const miaopi_case *c);
 int miaopi__case_wrap(miaopi_case **out, json_t *root);
 double miaopi__decision_spot_rate(const miaopi_decision *d);
 json_t *miaopi__decision_inputs(const miaopi_decision *d, const miaopi_case *c);
+bool miaopi__decision_fetched(const miaopi_decision *d);
 
 #define LOG_FORMAT "miaopi-log/1"
 #define ZERO_HASH                                                            \
@@ -722,10 +723,18 @@ static int body_direct(miaopi__buf *b, const miaopi_decision *d,
     if (!ok)
         return 1;
     /* The case as evaluated, with any records resolvers fetched. */
-    json_t *inputs = miaopi__decision_inputs(d, c);
-    if (!inputs)
+    /* Without fetched records the case as evaluated is the caller's own:
+     * dump it in place. Dumping only reads the tree (jansson >= 2.13
+     * detects loops without marking nodes), so a case shared by threads
+     * is safe, where taking a reference to it would not be (see
+     * miaopi__decision_inputs). A copy is made only to add records. */
+    json_t *inputs = NULL;
+    if (miaopi__decision_fetched(d) &&
+        !(inputs = miaopi__decision_inputs(d, c)))
         return MIAOPI_ENOMEM;
-    int dumped = json_dump_callback(inputs, dump_to_buf, b, JSON_COMPACT);
+    int dumped = json_dump_callback(inputs ? inputs
+                                           : (json_t *)miaopi__case_root(c),
+                                    dump_to_buf, b, JSON_COMPACT);
     json_decref(inputs);
     if (dumped != 0)
         return b->failed ? MIAOPI_ENOMEM : 1;

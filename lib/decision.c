@@ -1272,12 +1272,21 @@ json_t *miaopi__sources_json(const miaopi_decision *d)
  * fetched (a failed fetch as null, so a replay is UNKNOWN just the same).
  * A new reference to a new tree (never c's own, see below). Used for
  * miaopi_decision_inputs_json and by the decision log. */
+/* Did a resolver contribute to the decision? If not, the case as
+ * evaluated is the caller's case itself. */
+bool miaopi__decision_fetched(const miaopi_decision *d);
+bool miaopi__decision_fetched(const miaopi_decision *d)
+{
+    for (size_t i = 0; i < d->rs->nsources; i++)
+        if (src_state(d, i)->from_resolver)
+            return true;
+    return false;
+}
+
 json_t *miaopi__decision_inputs(const miaopi_decision *d, const miaopi_case *c);
 json_t *miaopi__decision_inputs(const miaopi_decision *d, const miaopi_case *c)
 {
-    bool fetched = false;
-    for (size_t i = 0; i < d->rs->nsources; i++)
-        fetched = fetched || src_state(d, i)->from_resolver;
+    bool fetched = miaopi__decision_fetched(d);
     /* A private copy even when nothing was fetched: a case may be shared
      * by threads (read-only), and taking references to its tree from
      * several threads has jansson read the reference count without
