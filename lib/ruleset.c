@@ -1754,11 +1754,16 @@ static const attr_rule attr_rules[] = {
     {"ruleset", "default-lang", " zh-CN en "},
 };
 
+/* Is v one of the space-separated words of allowed (which starts and
+ * ends with a space)? An empty value is never allowed: strstr would find
+ * it at the very start. */
 static bool allowed_value(const char *allowed, const char *v)
 {
     size_t n = strlen(v);
+    if (n == 0)
+        return false;
     for (const char *p = strstr(allowed, v); p; p = strstr(p + 1, v))
-        if (p[-1] == ' ' && p[n] == ' ')
+        if (p > allowed && p[-1] == ' ' && p[n] == ' ')
             return true;
     return false;
 }
