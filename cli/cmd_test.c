@@ -94,6 +94,9 @@ static char *join(const char *dir, const char *rel)
     return p;
 }
 
+/* Edit distance for "did you mean" on suite keys and rule ids. The
+ * library has the same function (miaopi__edit_distance), but the CLI uses
+ * only the public API, and a suggestion helper is not worth exporting. */
 static size_t distance(const char *a, const char *b)
 {
     size_t n = strlen(a), m = strlen(b);
