@@ -18,6 +18,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include "decision_pool.h"
 #include "rulesets.h"
 
 #include <microhttpd.h>

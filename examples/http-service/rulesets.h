@@ -60,19 +60,4 @@ rulesets *rulesets_acquire(rulesets_slot *slot);
 void rulesets_swap(rulesets_slot *slot, rulesets *next);
 void rulesets_slot_destroy(rulesets_slot *slot);
 
-/* A small pool of decision objects: a miaopi_decision is one thread's
- * working state, so each request borrows one and gives it back. Once
- * warm, the pool holds about as many as there are worker threads. */
-typedef struct decision_pool {
-    pthread_mutex_t lock;
-    miaopi_decision **free;
-    size_t nfree, cap;
-} decision_pool;
-
-void decision_pool_init(decision_pool *pool);
-/* A decision to use (NULL on allocation failure). */
-miaopi_decision *decision_pool_take(decision_pool *pool);
-void decision_pool_give(decision_pool *pool, miaopi_decision *d);
-void decision_pool_destroy(decision_pool *pool);
-
 #endif
