@@ -2,15 +2,21 @@
  * miaopi-httpd: a multi-threaded HTTP decision service over libmiaopi.
  *
  *   POST /v1/decisions[?ruleset=ID][&lang=en]   a case -> the decision
- *   POST /v1/prefill                            501 until the data branch
+ *   POST /v1/prefill                            501 for now
  *   GET  /healthz                               status and loaded rulesets
  *
  * usage: miaopi-httpd --rules DIR [--bind ADDR] [--port N] [--threads N]
  *                     [--log FILE] [--max-body BYTES]
  *
- * Rulesets are loaded from DIR (DIR/ *.xml and DIR/ * /ruleset.xml) and
- * reloaded on SIGHUP without stopping: requests in flight finish under
- * the generation they started with. SIGTERM or SIGINT stops the service.
+ * The rule files are served through miaopi registries (registries.h):
+ * DIR/ *.xml is one registry, or, when DIR holds no *.xml itself, each
+ * subdirectory DIR/ * / that does is one. For each case the registry picks
+ * the version of the ruleset in force on the case's decision date (or its
+ * filing date, for a transitional version), exactly as
+ * `miaopi eval -r DIR` does; the service never picks a version itself.
+ * SIGHUP reloads the registries without stopping: a reload swaps a whole
+ * directory in atomically or, if any file in it fails, keeps the old one
+ * and prints the diagnostics. SIGTERM or SIGINT stops the service.
  * With --log every decision is appended to a hash-chained decision log
  * before it is served. The service binds to 127.0.0.1 unless told
  * otherwise; put it behind the portal's gateway, which does TLS and
@@ -19,7 +25,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "decision_pool.h"
-#include "rulesets.h"
+#include "registries.h"
 
 #include <microhttpd.h>
 
@@ -39,12 +45,15 @@ typedef enum MHD_Result mhd_result;
 #endif
 
 struct server {
-    const char *rules_dir;
-    rulesets_slot rules;
+    registries rules;
     decision_pool decisions;
     miaopi_log *log;          /* NULL: not logging */
     size_t max_body;
-    unsigned long generation;
+    /* Where a real service plugs in its government-data clients (one
+     * resolver per source: 公安人口库, 学信网, ...); they fetch the records a
+     * case does not carry, for decisions and pre-fill alike. This example
+     * has none: sources come in the case. */
+    const miaopi_resolvers *resolvers;
 };
 
 /* One request's state between MHD's calls. */
@@ -132,7 +141,9 @@ static mhd_result respond(struct MHD_Connection *conn, unsigned status,
 }
 
 /* {"error": {"status": .., "code": .., "id": .., "message": .., "line": ..,
- * "column": ..}}: the library's error, for the portal to act on. */
+ * "column": .., "offset": ..}}: the library's error, for the portal to act
+ * on. line and column (1-based, column in characters) and offset (0-based,
+ * in bytes) say where in the request body a JSON error is. */
 static mhd_result respond_error(struct MHD_Connection *conn, unsigned status,
                                 const char *code, const miaopi_error *err,
                                 const char *message)
@@ -148,6 +159,8 @@ static mhd_result respond_error(struct MHD_Connection *conn, unsigned status,
     buf_json_string(&b, message ? message : err ? err->message : "");
     if (err && err->line > 0)
         buf_printf(&b, ",\"line\":%d,\"column\":%d", err->line, err->column);
+    if (err && err->line > 0 && err->offset >= 0)
+        buf_printf(&b, ",\"offset\":%ld", err->offset);
     buf_add(&b, "}}\n", 3);
     mhd_result ret = b.failed ? MHD_NO
                               : respond(conn, status, b.p, b.len, NULL);
@@ -155,36 +168,102 @@ static mhd_result respond_error(struct MHD_Connection *conn, unsigned status,
     return ret;
 }
 
+/* ---- errors of the library, as HTTP answers ---- */
+
+/* How a failed decision or pre-fill is answered. ECASE and ELIMIT are the
+ * caller's fault (fix the portal's form or mapping); ENOTFOUND and EINVAL
+ * come from choosing the ruleset; ENOTINFORCE means the request is
+ * well-formed but no version of the ruleset covers its date. */
+static mhd_result respond_failure(struct MHD_Connection *conn, int rc,
+                                  const miaopi_error *err)
+{
+    switch (rc) {
+    case MIAOPI_ECASE:
+        return respond_error(conn, 400, "MIAOPI_ECASE", err, NULL);
+    case MIAOPI_ELIMIT:
+        return respond_error(conn, 413, "MIAOPI_ELIMIT", err, NULL);
+    case MIAOPI_EINVAL:
+        return respond_error(conn, 400, "RULESET_REQUIRED", NULL,
+                             "several rulesets are loaded; name one with "
+                             "?ruleset=ID");
+    case MIAOPI_ENOTFOUND:
+        return respond_error(conn, 404, "RULESET_NOT_FOUND", err, NULL);
+    case MIAOPI_ENOTINFORCE:
+        return respond_error(conn, 422, "MIAOPI_ENOTINFORCE", err, NULL);
+    case MIAOPI_ENOMEM:
+        return respond_error(conn, 503, "MIAOPI_ENOMEM", NULL,
+                             "out of memory; try again later");
+    default:
+        return respond_error(conn, 500, miaopi_strerror(rc), err, NULL);
+    }
+}
+
+/* The ?ruleset=ID of the request, or NULL when not given (or empty). */
+static const char *ruleset_param(struct MHD_Connection *conn)
+{
+    const char *id = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+                                                 "ruleset");
+    return id && id[0] ? id : NULL;
+}
+
 /* ---- GET /healthz ---- */
 
+/* The registries and what each holds. The status lock makes the answer
+ * one consistent picture (no half-done reload); decisions never take it. */
 static mhd_result handle_healthz(struct server *srv,
                                  struct MHD_Connection *conn)
 {
-    rulesets *set = rulesets_acquire(&srv->rules);
+    registries *regs = &srv->rules;
     struct buf b = { 0 };
+    pthread_mutex_lock(&regs->lock);
     buf_printf(&b, "{\"status\":\"ok\",\"engine\":");
     buf_json_string(&b, miaopi_version());
-    buf_printf(&b, ",\"generation\":%lu,\"logging\":%s,\"rulesets\":[",
-               rulesets_generation(set), srv->log ? "true" : "false");
-    for (size_t i = 0; i < rulesets_count(set); i++) {
-        const char *file;
-        const miaopi_ruleset *rs = rulesets_get(set, i, &file);
-        buf_add(&b, i ? ",{\"id\":" : "{\"id\":", i ? 7 : 6);
-        buf_json_string(&b, miaopi_ruleset_id(rs));
-        buf_add(&b, ",\"version\":", 11);
-        buf_json_string(&b, miaopi_ruleset_version(rs));
-        buf_add(&b, ",\"effective_from\":", 18);
-        buf_json_string(&b, miaopi_ruleset_effective_from(rs));
-        buf_add(&b, ",\"effective_until\":", 19);
-        buf_json_string(&b, miaopi_ruleset_effective_until(rs));
-        buf_add(&b, ",\"sha256\":", 10);
-        buf_json_string(&b, miaopi_ruleset_sha256(rs));
-        buf_add(&b, ",\"file\":", 8);
-        buf_json_string(&b, file);
+    buf_printf(&b, ",\"generation\":%lu,\"logging\":%s", regs->generation,
+               srv->log ? "true" : "false");
+    if (regs->warning[0]) {
+        buf_add(&b, ",\"warning\":", 11);
+        buf_json_string(&b, regs->warning);
+    }
+    buf_add(&b, ",\"directories\":[", 16);
+    for (size_t i = 0; i < regs->n; i++) {
+        const registry_dir *dir = &regs->dirs[i];
+        buf_add(&b, i ? ",{\"path\":" : "{\"path\":", i ? 9 : 8);
+        buf_json_string(&b, dir->path);
+        buf_printf(&b, ",\"generation\":%lu,\"last_reload_error\":",
+                   dir->generation);
+        buf_json_string(&b, dir->last_error);
         buf_add(&b, "}", 1);
     }
+    /* Every version of every ruleset, sorted by id, then effective-from:
+     * which one decides a case depends on the case's date. */
+    buf_add(&b, "],\"rulesets\":[", 14);
+    bool first = true;
+    for (size_t i = 0; i < regs->n; i++) {
+        const registry_dir *dir = &regs->dirs[i];
+        miaopi_ruleset *rs;
+        for (size_t k = 0; (rs = miaopi_registry_get(dir->reg, k)); k++) {
+            buf_add(&b, first ? "{\"id\":" : ",{\"id\":", first ? 6 : 7);
+            first = false;
+            buf_json_string(&b, miaopi_ruleset_id(rs));
+            buf_add(&b, ",\"version\":", 11);
+            buf_json_string(&b, miaopi_ruleset_version(rs));
+            buf_add(&b, ",\"effective_from\":", 18);
+            buf_json_string(&b, miaopi_ruleset_effective_from(rs));
+            buf_add(&b, ",\"effective_until\":", 19);
+            buf_json_string(&b, miaopi_ruleset_effective_until(rs));
+            buf_add(&b, ",\"sha256\":", 10);
+            buf_json_string(&b, miaopi_ruleset_sha256(rs));
+            buf_add(&b, ",\"file\":", 8);
+            buf_json_string(&b,
+                            registry_dir_file(dir, miaopi_ruleset_sha256(rs)));
+            buf_add(&b, ",\"directory\":", 13);
+            buf_json_string(&b, dir->path);
+            buf_add(&b, "}", 1);
+            miaopi_ruleset_unref(rs);
+        }
+    }
+    pthread_mutex_unlock(&regs->lock);
     buf_add(&b, "]}\n", 3);
-    rulesets_unref(set);
     mhd_result ret = b.failed ? MHD_NO : respond(conn, 200, b.p, b.len, NULL);
     free(b.p);
     return ret;
@@ -192,10 +271,6 @@ static mhd_result handle_healthz(struct server *srv,
 
 /* ---- POST /v1/prefill ---- */
 
-/* Pre-filling a form (秒报) from the source records needs the source
- * resolvers that the data branch adds to the library. When they land,
- * this is the one function to change: resolve the sources for the
- * applicant in the body, and answer with the pre-filled application. */
 static mhd_result handle_prefill(struct server *srv,
                                  struct MHD_Connection *conn,
                                  const struct request *req)
@@ -208,30 +283,6 @@ static mhd_result handle_prefill(struct server *srv,
 }
 
 /* ---- POST /v1/decisions ---- */
-
-static unsigned status_for(int rc)
-{
-    switch (rc) {
-    case MIAOPI_ECASE: return 400;
-    case MIAOPI_ELIMIT: return 413;
-    case MIAOPI_ENOTINFORCE: return 422;
-    case MIAOPI_ENOTFOUND: return 404;
-    case MIAOPI_ENOMEM: return 503;
-    default: return 500;
-    }
-}
-
-/* Decide @c under the newest version of the ruleset in force on the
- * case's decision date: the candidates are scanned newest effective-from
- * first and the first one that does not refuse the date decides. */
-static int decide(miaopi_decision *d, const rulesets *set, size_t first,
-                  size_t n, const miaopi_case *c, miaopi_error *err)
-{
-    int rc = MIAOPI_ENOTINFORCE;
-    for (size_t i = first; i < first + n && rc == MIAOPI_ENOTINFORCE; i++)
-        rc = miaopi_evaluate(d, rulesets_get(set, i, NULL), c, NULL, err);
-    return rc;
-}
 
 static mhd_result serve_decision(struct server *srv,
                                  struct MHD_Connection *conn,
@@ -267,9 +318,6 @@ static mhd_result handle_decision(struct server *srv,
                                   struct MHD_Connection *conn,
                                   const struct request *req)
 {
-    const char *id = MHD_lookup_connection_value(conn,
-                                                 MHD_GET_ARGUMENT_KIND,
-                                                 "ruleset");
     const char *lang = MHD_lookup_connection_value(conn,
                                                    MHD_GET_ARGUMENT_KIND,
                                                    "lang");
@@ -281,35 +329,22 @@ static mhd_result handle_decision(struct server *srv,
     int rc = miaopi_case_from_json(&c, req->body ? req->body : "", req->len,
                                    &err);
     if (rc != MIAOPI_OK)
-        return respond_error(conn, status_for(rc), miaopi_strerror(rc), &err,
-                             NULL);
-
-    rulesets *set = rulesets_acquire(&srv->rules);
-    size_t first, n;
-    mhd_result ret;
-    rc = rulesets_find(set, id && id[0] ? id : NULL, &first, &n);
-    if (rc == MIAOPI_EINVAL) {
-        ret = respond_error(conn, 400, "RULESET_REQUIRED", NULL,
-                            "several rulesets are loaded; name one with "
-                            "?ruleset=ID");
-    } else if (rc != MIAOPI_OK) {
-        ret = respond_error(conn, 404, "RULESET_NOT_FOUND", NULL,
-                            "no ruleset with that id is loaded");
+        return respond_failure(conn, rc, &err);
+    /* The registry picks the version by the case's date and evaluates;
+     * the decision keeps a reference to that version, so a reload while
+     * this request runs changes nothing for it. */
+    miaopi_decision *d = decision_pool_take(&srv->decisions);
+    if (d) {
+        miaopi_eval_options eo = MIAOPI_EVAL_OPTIONS_INIT;
+        eo.resolvers = srv->resolvers;
+        rc = registries_evaluate(d, &srv->rules, ruleset_param(conn), c,
+                                 &eo, &err);
     } else {
-        miaopi_decision *d = decision_pool_take(&srv->decisions);
-        rc = d ? decide(d, set, first, n, c, &err) : MIAOPI_ENOMEM;
-        if (rc == MIAOPI_OK)
-            ret = serve_decision(srv, conn, d, c, lang);
-        else if (rc == MIAOPI_ENOTINFORCE)
-            ret = respond_error(conn, 422, "MIAOPI_ENOTINFORCE", &err,
-                                "no loaded version of the ruleset is in "
-                                "force on the case's decision date");
-        else
-            ret = respond_error(conn, status_for(rc), miaopi_strerror(rc),
-                                d ? &err : NULL, d ? NULL : "out of memory");
-        decision_pool_give(&srv->decisions, d);
+        rc = MIAOPI_ENOMEM;
     }
-    rulesets_unref(set);
+    mhd_result ret = rc == MIAOPI_OK ? serve_decision(srv, conn, d, c, lang)
+                                     : respond_failure(conn, rc, &err);
+    decision_pool_give(&srv->decisions, d);
     miaopi_case_free(c);
     return ret;
 }
@@ -425,7 +460,8 @@ static const char usage[] =
     "usage: miaopi-httpd --rules DIR [--bind ADDR] [--port N] [--threads N]\n"
     "                    [--log FILE] [--max-body BYTES]\n"
     "\n"
-    "  --rules DIR      rule files: DIR/*.xml and DIR/*/ruleset.xml\n"
+    "  --rules DIR      rule files: DIR/*.xml, or DIR/*/*.xml (a registry\n"
+    "                   per subdirectory)\n"
     "  --bind ADDR      address to listen on (default 127.0.0.1)\n"
     "  --port N         port (default 8080; 0: any free port)\n"
     "  --threads N      worker threads (default 4)\n"
@@ -516,20 +552,23 @@ static struct MHD_Daemon *start_daemon(struct server *srv,
         MHD_OPTION_END);
 }
 
+/* SIGHUP: each registry rereads its directory and swaps the new set in
+ * while requests go on; a directory that fails keeps what it had (the
+ * diagnostics are printed and /healthz shows the reason). */
 static void reload(struct server *srv)
 {
-    rulesets *next;
-    int rc = rulesets_load(&next, srv->rules_dir, srv->generation + 1,
-                           stderr);
-    if (rc != MIAOPI_OK) {
-        fprintf(stderr, "miaopi-httpd: reload failed (%s); still serving "
-                "generation %lu\n", miaopi_strerror(rc), srv->generation);
-        return;
+    registries_reload(&srv->rules);
+    size_t n = 0, refused = 0;
+    pthread_mutex_lock(&srv->rules.lock);
+    for (size_t i = 0; i < srv->rules.n; i++) {
+        refused += srv->rules.dirs[i].last_error[0] != '\0';
+        n += miaopi_registry_count(srv->rules.dirs[i].reg);
     }
-    srv->generation++;
-    rulesets_swap(&srv->rules, next);
-    fprintf(stderr, "miaopi-httpd: reloaded %zu ruleset(s), generation %lu\n",
-            rulesets_count(next), srv->generation);
+    fprintf(stderr, "miaopi-httpd: reloaded: %zu ruleset version(s) in "
+            "%zu director%s, %zu refused; generation %lu\n", n,
+            srv->rules.n, srv->rules.n == 1 ? "y" : "ies", refused,
+            srv->rules.generation);
+    pthread_mutex_unlock(&srv->rules.lock);
 }
 
 static int open_log(struct server *srv, const char *path)
@@ -550,17 +589,15 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
-    struct server srv = { .rules_dir = o.rules, .max_body = o.max_body };
-    rulesets *initial;
-    if (rulesets_load(&initial, o.rules, 0, stderr) != MIAOPI_OK) {
+    struct server srv = { .max_body = o.max_body };
+    if (registries_load(&srv.rules, o.rules, stderr) != MIAOPI_OK) {
         fprintf(stderr, "miaopi-httpd: no rules loaded; not starting\n");
         return 1;
     }
     if (o.log && open_log(&srv, o.log) != 0) {
-        rulesets_unref(initial);
+        registries_free(&srv.rules);
         return 1;
     }
-    rulesets_slot_init(&srv.rules, initial);
     decision_pool_init(&srv.decisions);
 
     /* Block the signals before MHD starts its threads, so they inherit
@@ -583,9 +620,11 @@ int main(int argc, char **argv)
     }
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    size_t nrules = 0;
+    for (size_t i = 0; i < srv.rules.n; i++)
+        nrules += miaopi_registry_count(srv.rules.dirs[i].reg);
     printf("miaopi-httpd: listening on %s port %u, %zu ruleset(s)\n", o.bind,
-           info ? (unsigned)info->port : (unsigned)o.port,
-           rulesets_count(initial));
+           info ? (unsigned)info->port : (unsigned)o.port, nrules);
     fflush(stdout);
 
     for (;;) {
@@ -608,6 +647,6 @@ out:;
         status = 1;
     }
     decision_pool_destroy(&srv.decisions);
-    rulesets_slot_destroy(&srv.rules);
+    registries_free(&srv.rules);
     return status;
 }
