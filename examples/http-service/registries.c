@@ -341,9 +341,10 @@ void registries_reload(registries *regs)
                          "%s:%d:%d: %s [%s]", err.file, err.line,
                          err.column, err.message, err.id);
             } else {
-                snprintf(dir->last_error, sizeof dir->last_error, "%s%s%s",
-                         err.file[0] ? err.file : dir->path, ": ",
-                         err.message);
+                snprintf(dir->last_error, sizeof dir->last_error,
+                         "%s: %s%s%s%s", err.file[0] ? err.file : dir->path,
+                         err.message, err.id[0] ? " [" : "", err.id,
+                         err.id[0] ? "]" : "");
             }
         }
         if (dir->last_error[0] && dir->diag)
