@@ -2,7 +2,8 @@
  * miaopi-httpd: a multi-threaded HTTP decision service over libmiaopi.
  *
  *   POST /v1/decisions[?ruleset=ID][&lang=en]   a case -> the decision
- *   POST /v1/prefill                            501 for now
+ *   POST /v1/prefill[?ruleset=ID]               a case -> the pre-filled
+ *                                               application (秒报)
  *   GET  /healthz                               status and loaded rulesets
  *
  * usage: miaopi-httpd --rules DIR [--bind ADDR] [--port N] [--threads N]
@@ -27,6 +28,7 @@
 #include "decision_pool.h"
 #include "registries.h"
 
+#include <jansson.h>
 #include <microhttpd.h>
 
 #include <arpa/inet.h>
@@ -141,9 +143,9 @@ static mhd_result respond(struct MHD_Connection *conn, unsigned status,
 }
 
 /* {"error": {"status": .., "code": .., "id": .., "message": .., "line": ..,
- * "column": .., "offset": ..}}: the library's error, for the portal to act
- * on. line and column (1-based, column in characters) and offset (0-based,
- * in bytes) say where in the request body a JSON error is. */
+ * "column": ..}}: the library's error, for the portal to act on. line and
+ * column (1-based, the column in characters) say where in the request
+ * body a JSON error is. */
 static mhd_result respond_error(struct MHD_Connection *conn, unsigned status,
                                 const char *code, const miaopi_error *err,
                                 const char *message)
@@ -159,8 +161,6 @@ static mhd_result respond_error(struct MHD_Connection *conn, unsigned status,
     buf_json_string(&b, message ? message : err ? err->message : "");
     if (err && err->line > 0)
         buf_printf(&b, ",\"line\":%d,\"column\":%d", err->line, err->column);
-    if (err && err->line > 0 && err->offset >= 0)
-        buf_printf(&b, ",\"offset\":%ld", err->offset);
     buf_add(&b, "}}\n", 3);
     mhd_result ret = b.failed ? MHD_NO
                               : respond(conn, status, b.p, b.len, NULL);
@@ -271,15 +271,81 @@ static mhd_result handle_healthz(struct server *srv,
 
 /* ---- POST /v1/prefill ---- */
 
+/* Answer with the library's pre-fill result and the ruleset version it
+ * was made under: {"ruleset": {id, version, sha256}, "application",
+ * "fields", "sources"}. A version that declares no prefill field cannot
+ * pre-fill anything: that is 422, so a portal wired to the wrong ruleset
+ * finds out at once instead of showing an empty form. */
+static mhd_result respond_prefill(struct MHD_Connection *conn,
+                                  const miaopi_ruleset *rs, const char *out)
+{
+    json_t *doc = json_loads(out, 0, NULL);
+    json_t *fields = json_object_get(doc, "fields");
+    mhd_result ret;
+    if (doc && json_array_size(fields) == 0) {
+        char msg[400];
+        snprintf(msg, sizeof msg,
+                 "%s %s declares no application field with "
+                 "prefill=\"SOURCE.FIELD\": it cannot pre-fill a form",
+                 miaopi_ruleset_id(rs), miaopi_ruleset_version(rs));
+        ret = respond_error(conn, 422, "PREFILL_NOT_SUPPORTED", NULL, msg);
+        json_decref(doc);
+        return ret;
+    }
+    json_t *ruleset = json_pack("{s:s, s:s, s:s}",
+                                "id", miaopi_ruleset_id(rs),
+                                "version", miaopi_ruleset_version(rs),
+                                "sha256", miaopi_ruleset_sha256(rs));
+    char *text = NULL;
+    if (doc && ruleset && json_object_set(doc, "ruleset", ruleset) == 0)
+        text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    if (text) {
+        ret = respond(conn, 200, text, strlen(text), NULL);
+    } else {
+        /* The library's output always parses; only memory can fail. */
+        ret = respond_error(conn, 503, "MIAOPI_ENOMEM", NULL,
+                            "out of memory; try again later");
+    }
+    free(text);
+    json_decref(ruleset);
+    json_decref(doc);
+    return ret;
+}
+
+/* Pre-fill (秒报): the body is a case as for /v1/decisions, with whatever
+ * the applicant has given so far (usually only application.id_number),
+ * the source records (or resolvers that fetch them) and
+ * context.decision_date, which picks the ruleset version and dates the
+ * freshness of the records. Required application fields may be missing:
+ * that is what pre-filling is for. Nothing is decided, so nothing goes to
+ * the decision log. The answer holds personal data in clear (it fills the
+ * applicant's own form): serve it only to that applicant's session. */
 static mhd_result handle_prefill(struct server *srv,
                                  struct MHD_Connection *conn,
                                  const struct request *req)
 {
-    (void)srv;
-    (void)req;
-    return respond_error(conn, 501, "NOT_IMPLEMENTED", NULL,
-        "prefill needs the source resolvers of a later miaopi release; "
-        "this build only decides cases (POST /v1/decisions)");
+    miaopi_error err;
+    miaopi_case *c = NULL;
+    int rc = miaopi_case_from_json(&c, req->body ? req->body : "", req->len,
+                                   &err);
+    if (rc != MIAOPI_OK)
+        return respond_failure(conn, rc, &err);
+    /* The same selection as a decision: the version in force on the
+     * case's date, chosen by the registry. */
+    miaopi_ruleset *rs = NULL;
+    rc = registries_select(&rs, &srv->rules, ruleset_param(conn), c, &err);
+    char *out = NULL;
+    if (rc == MIAOPI_OK) {
+        miaopi_eval_options eo = MIAOPI_EVAL_OPTIONS_INIT;
+        eo.resolvers = srv->resolvers;
+        rc = miaopi_prefill(&out, rs, c, &eo, &err);
+    }
+    mhd_result ret = rc == MIAOPI_OK ? respond_prefill(conn, rs, out)
+                                     : respond_failure(conn, rc, &err);
+    miaopi_free(out);
+    miaopi_ruleset_unref(rs);
+    miaopi_case_free(c);
+    return ret;
 }
 
 /* ---- POST /v1/decisions ---- */

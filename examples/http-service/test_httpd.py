@@ -4,7 +4,7 @@
 Starts the service on a free port with a decision log, decides a case of
 each outcome (also from several threads at once), checks /healthz, the
 error answers (400 malformed case, 404, 405, 413 oversized body, 422 not
-in force, 501 prefill), hot-reloads a changed and an added ruleset
+in force, 422 prefill without prefill fields), hot-reloads a changed and an added ruleset
 version with SIGHUP (and survives a broken one), stops it with SIGTERM
 and verifies the decision log with `miaopi verify`.
 
@@ -216,9 +216,13 @@ def run_tests(client, proc, src, rules_dir, a):
     case["context"]["decision_date"] = "2030-01-01"
     status, _, doc = client.decide(json.dumps(case))
     check("no version in force is 422", status == 422, doc)
-    status, _, text = client.request("POST", "/v1/prefill", "{}")
-    check("prefill is 501", status == 501 and
-          json.loads(text)["error"]["code"] == "NOT_IMPLEMENTED", text)
+    status, _, text = client.request("POST", "/v1/prefill",
+                                     case_text("approve"))
+    doc = json.loads(text)
+    check("prefill under a ruleset without prefill fields is 422",
+          status == 422 and doc["error"]["code"] == "PREFILL_NOT_SUPPORTED"
+          and "sz-talent 2024.1" in doc["error"]["message"],
+          "%s %s" % (status, doc))
     status, _, _ = client.request("GET", "/v1/decisions")
     check("GET decisions is 405", status == 405)
     status, _, _ = client.request("GET", "/nope")
