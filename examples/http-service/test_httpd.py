@@ -156,7 +156,7 @@ def sha256_file(path):
 
 def stop(proc):
     """SIGTERM; the exit status (non-zero also when a sanitizer found a
-    leak) and stderr."""
+    leak) and stderr. A sanitizer report in stderr counts as a failure."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     try:
@@ -164,7 +164,10 @@ def stop(proc):
     except subprocess.TimeoutExpired:
         proc.kill()
         rc = proc.wait(timeout=10)
-    return rc, proc.stderr.read()
+    err = proc.stderr.read()
+    check("no sanitizer report", "runtime error:" not in err and
+          "Sanitizer" not in err, err)
+    return rc, err
 
 
 def with_version(src, version, start_date, until, extra=""):
