@@ -962,7 +962,7 @@ typedef struct miaopi_registry miaopi_registry;
 
 /**
  * Load every *.xml file in @p dir. Overlapping effective ranges of one id
- * are errors (MIAOPI-E60), gaps are warnings (MIAOPI-E61); each file's own
+ * are errors (MIAOPI-E060), gaps are warnings (MIAOPI-E061); each file's own
  * diagnostics are reported too, all through opts->on_diagnostic, which
  * the registry keeps for reloads (with its payload).
  * @param[out] out a new registry; free with miaopi_registry_free
@@ -1076,7 +1076,7 @@ MIAOPI_EXTERN const char *miaopi_expr_type(const miaopi_expr *e);
 
 /**
  * Warning @p index (0-based) found while compiling @p e, e.g. a format
- * regex without ^...$ (MIAOPI-E31), in @p out: id, message, and line,
+ * regex without ^...$ (MIAOPI-E031), in @p out: id, message, and line,
  * column and byte offset within the expression text; out->code is 0.
  * At most 8 are kept.
  * @return 0; MIAOPI_ENOTFOUND when there is no such warning; MIAOPI_EINVAL.
