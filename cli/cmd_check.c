@@ -53,7 +53,7 @@ static int check_dir(const char *dir, check_state *st)
     miaopi_registry *reg = NULL;
     miaopi_error err;
     int rc = miaopi_registry_load(&reg, dir, &opts, &err);
-    if (rc == MIAOPI_EIO || rc == MIAOPI_ENOMEM) {
+    if (rc == MIAOPI_EIO || rc == MIAOPI_ENOMEM || rc == MIAOPI_ENOTFOUND) {
         cli_print_error(dir, &err);
         return EXIT_ERROR;
     }

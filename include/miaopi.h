@@ -967,7 +967,9 @@ typedef struct miaopi_registry miaopi_registry;
  * the registry keeps for reloads (with its payload).
  * @param[out] out a new registry; free with miaopi_registry_free
  * @return 0; MIAOPI_ERULES if a file is invalid or ranges overlap;
- *         MIAOPI_EIO if the directory cannot be read; MIAOPI_ENOMEM.
+ *         MIAOPI_EIO if the directory cannot be read; MIAOPI_ENOTFOUND if
+ *         it holds no *.xml file (a reload then keeps the old set);
+ *         MIAOPI_ENOMEM.
  * @since 0.2
  */
 MIAOPI_EXTERN int miaopi_registry_load(miaopi_registry **out,

@@ -162,6 +162,15 @@ static int load_all(const char *dir, const miaopi_load_options *o,
     size_t n = 0;
     *out = NULL;
     int rc = list_dir(dir, &names, &n, err);
+    /* An empty directory is a wrong path or a deployment caught half
+     * way (old files removed, new ones not yet written): serving nothing
+     * would fail every decision, so it is refused and a reload keeps the
+     * set in service. */
+    if (rc == MIAOPI_OK && n == 0) {
+        miaopi__free(NULL, names);
+        return miaopi__error_set(err, MIAOPI_ENOTFOUND,
+                                 "no rule files (*.xml) in %s", dir);
+    }
     snapshot *s = rc == MIAOPI_OK ? miaopi__calloc(NULL, 1, sizeof(*s)) : NULL;
     if (rc == MIAOPI_OK && s)
         s->rs = miaopi__calloc(NULL, n ? n : 1, sizeof(*s->rs));

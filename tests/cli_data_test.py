@@ -132,6 +132,9 @@ with tempfile.TemporaryDirectory() as tmp:
           "[MIAOPI-E060]" in err and "v2.xml" in err, err)
     rc, out, err = run("eval", "-r", tmp, c)
     check("eval dir overlap", rc == 2, err)
+with tempfile.TemporaryDirectory() as tmp:
+    rc, out, err = run("check", tmp)
+    check("check empty dir", rc == 2 and "no rule files" in err, err)
 
 # screen a generated population and compare with the generator's own
 # classification.

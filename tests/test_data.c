@@ -962,6 +962,34 @@ static void *evaluate_loop(void *arg)
     return NULL;
 }
 
+/* An emptied directory (a deployment half way) is refused: a reload
+ * keeps serving the old set, and a first load fails with the path. */
+START_TEST(test_data_registry__empty_dir_refused)
+{
+    char *dir = temp_dir();
+    miaopi_registry *reg = NULL;
+    miaopi_error err;
+    ck_assert_int_eq(miaopi_registry_load(&reg, dir, NULL, &err),
+                     MIAOPI_ENOTFOUND);
+    ck_assert_ptr_null(reg);
+    ck_assert_ptr_nonnull(strstr(err.message, "no rule files"));
+    ck_assert_ptr_nonnull(strstr(err.message, dir));
+    write_version(dir, "v.xml", "a", "2024-01-01", NULL, "", "35");
+    ck_assert_int_eq(miaopi_registry_load(&reg, dir, NULL, &err), 0);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/v.xml", dir);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(miaopi_registry_reload(reg, &err), MIAOPI_ENOTFOUND);
+    ck_assert_uint_eq(miaopi_registry_count(reg), 1);
+    miaopi_ruleset *rs = miaopi_registry_get(reg, 0);
+    ck_assert_ptr_nonnull(rs);
+    ck_assert_str_eq(miaopi_ruleset_version(rs), "a");
+    miaopi_ruleset_unref(rs);
+    miaopi_registry_free(reg);
+    remove_dir(dir);
+}
+END_TEST
+
 START_TEST(test_data_registry__hot_reload_two_threads)
 {
     char *dir = temp_dir();
@@ -1035,6 +1063,7 @@ static Suite *data_suite(void)
     tcase_add_test(tc, test_data_registry__transitional_by_filing_date);
     tcase_add_test(tc, test_data_registry__overlap_and_gap);
     tcase_add_test(tc, test_data_registry__failed_reload_keeps_old);
+    tcase_add_test(tc, test_data_registry__empty_dir_refused);
     tcase_add_test(tc, test_data_registry__hot_reload_two_threads);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
