@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Decide every bundled case and compare with its expectation.
 
-For every rules/*/ruleset.xml: `miaopi check` must report no error or
+For every rules/*/ruleset.xml (and every later version
+rules/*/ruleset-TAG.xml, whose cases are in cases-TAG/): `miaopi check` must report no error or
 warning, and each rules/*/cases/<case>.json is decided with `miaopi eval
 --json`; the decision and every rule's status must equal
 <case>.expected.json ({"decision": ..., "rules": {rule id: status}}).
@@ -60,7 +61,14 @@ def decide(rules_path, case_path):
         return None, "exit %d: %s" % (rc, err.strip())
     got = json.loads(out)
     return {"decision": got["decision"],
+            "version": got["ruleset"]["version"],
             "rules": {r["id"]: r["status"] for r in got["rules"]}}, ""
+
+
+def cases_dir(rules_path):
+    base = os.path.basename(rules_path)[:-len(".xml")]
+    tag = base[len("ruleset"):]  # "" or "-2025"
+    return os.path.join(os.path.dirname(rules_path), "cases" + tag)
 
 
 def diff(want, got):
@@ -77,15 +85,22 @@ def diff(want, got):
 
 def test_ruleset(rules_path):
     name = os.path.basename(os.path.dirname(rules_path))
+    if os.path.basename(rules_path) != "ruleset.xml":
+        name += "/" + os.path.basename(rules_path)
     rc, out, err = run("check", rules_path)
     check(name + " check", rc == 0 and "warning" not in err, err.strip())
     rule_ids, sources = declared(rules_path)
     failing, unavailable = set(), set()
-    if not os.path.isdir(os.path.join(os.path.dirname(rules_path), "cases")):
+    if not os.path.isdir(cases_dir(rules_path)):
         return  # e.g. a screening ruleset, tested by its population
     cases = sorted(p for p in glob.glob(os.path.join(
-        os.path.dirname(rules_path), "cases", "*.json"))
+        cases_dir(rules_path), "*.json"))
         if not p.endswith(".expected.json"))
+    # A folder with several versions is a registry: each case decided
+    # through the folder must get this file's version and the same result.
+    folder = os.path.dirname(rules_path)
+    versioned = len(glob.glob(os.path.join(folder, "*.xml"))) > 1
+    version = ET.parse(rules_path).getroot().get("version")
     check(name + " has at least 12 cases", len(cases) >= 12,
           "%d cases" % len(cases))
     for case_path in cases:
@@ -101,6 +116,11 @@ def test_ruleset(rules_path):
             continue
         d = diff(want, got)
         check(label, not d, d)
+        if versioned:
+            via, err = decide(folder, case_path)
+            check(label + " through the folder picks " + version,
+                  via is not None and via["version"] == version and
+                  not diff(want, via), err or via)
         failing.update(r for r, s in want["rules"].items() if s == "fail")
         if want["decision"] == "ESCALATE":
             with open(case_path, encoding="utf-8") as f:
@@ -115,7 +135,9 @@ def test_ruleset(rules_path):
 
 def main():
     rulesets = sorted(glob.glob(os.path.join(ROOT, "rules", "*",
-                                             "ruleset.xml")))
+                                             "ruleset.xml")) +
+                      glob.glob(os.path.join(ROOT, "rules", "*",
+                                             "ruleset-*.xml")))
     check("rulesets found", len(rulesets) >= 4, "%d" % len(rulesets))
     for rules_path in rulesets:
         test_ruleset(rules_path)
