@@ -982,12 +982,29 @@ json_t *miaopi__decision_json(const miaopi_decision *d, const char *lang,
  * refuse; the caller then takes the jansson path so errors stay the same. */
 static bool put_str(miaopi__buf *b, const char *s)
 {
-    size_t n = strlen(s);
-    if (!miaopi__utf8_valid(s, n))
+    /* Printable ASCII without '"' or '\\' (ids, codes, statuses, dates)
+     * is valid UTF-8 with nothing to escape: one copy. */
+    size_t a = 0;
+    for (unsigned char c; (c = (unsigned char)s[a]) >= 0x20 && c < 0x80 &&
+                          c != '"' && c != '\\';)
+        a++;
+    if (!s[a]) {
+        if (miaopi__buf_reserve(b, a + 2)) {
+            char *p = b->data + b->len;
+            p[0] = '"';
+            memcpy(p + 1, s, a);
+            p[a + 1] = '"';
+            p[a + 2] = '\0';
+            b->len += a + 2;
+        }
+        return true;
+    }
+    size_t n = a + strlen(s + a);
+    if (!miaopi__utf8_valid(s + a, n - a))
         return false;
     miaopi__buf_addc(b, '"');
     size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = a; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
