@@ -14,6 +14,7 @@
 #include "model.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -1078,19 +1079,37 @@ int miaopi_log_verify(miaopi_log_report *out, const char *path,
 
 /* ---- the reader ---- */
 
+/* A decision entry as the writer makes it ends with the case:
+ *     {"seq":N,"prev":"P",...,"case":{CASE}}
+ * Once miaopi_log_entry_replay is used on a reader, the reader parses only
+ * the case at once, as its own document (after checking the syntax of the
+ * rest), and the rest of the entry (the "head", ~70% of its bytes and of
+ * jansson's work) when something asks for it; miaopi_log_entry_replay
+ * usually never does (it compares bytes, see there). Otherwise, or when an
+ * entry cannot be split so, the entry is parsed whole, as before. */
 struct miaopi_log_entry {
-    json_t *json;         /* the entry object */
-    miaopi_case *c;       /* wraps json["case"] */
+    json_t *json;         /* the entry, or the head only (split, parsed) */
+    miaopi_case *c;       /* wraps the case */
+    json_t *case_json;    /* the case object (owned by c) */
     const char *raw;      /* the entry's bytes (in the reader's buffer) */
+    size_t raw_len;
+    size_t head_len;      /* split: the bytes before ,"case": */
+    const char *prev;     /* 64 hex digits, in raw */
     uint64_t seq;
     uint64_t line;
     const json_t *rules;
+    bool split;           /* the case was parsed apart from the head */
+    bool head_parsed;     /* json holds the head (or the whole entry) */
+    bool head_bad;        /* the head did not parse */
+    bool head_oom;
 };
 
 struct miaopi_log_reader {
     line_reader lr;
     miaopi_log_entry e;
     char *raw;
+    miaopi__buf cmp; /* miaopi_log_entry_replay's expected bytes */
+    bool lazy;       /* miaopi_log_entry_replay is used: split entries */
 };
 
 int miaopi_log_reader_open(miaopi_log_reader **out, const char *path,
@@ -1103,6 +1122,7 @@ int miaopi_log_reader_open(miaopi_log_reader **out, const char *path,
     miaopi_log_reader *r = miaopi__calloc(NULL, 1, sizeof(*r));
     if (!r)
         return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
+    miaopi__buf_init(&r->cmp);
     r->lr.f = fopen(path, "rb");
     if (!r->lr.f) {
         miaopi__free(NULL, r);
@@ -1118,6 +1138,61 @@ static void entry_clear(miaopi_log_entry *e)
     miaopi_case_free(e->c);
     json_decref(e->json);
     memset(e, 0, sizeof(*e));
+}
+
+bool miaopi__json_syntax_ok(const char *text, size_t len);
+
+/* memmem, which POSIX does not have. */
+static const char *find_bytes(const char *h, size_t hn, const char *n,
+                              size_t nn)
+{
+    if (nn == 0 || hn < nn)
+        return NULL;
+    const char *last = h + (hn - nn);
+    for (const char *p = h; p <= last; p++) {
+        p = memchr(p, n[0], (size_t)(last - p) + 1);
+        if (!p)
+            return NULL;
+        if (memcmp(p, n, nn) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+/* Split entry (len bytes, in a buffer we may write) at its top-level
+ * ,"case":{ member when that is the last one: the head must be an object
+ * once closed there, and the rest up to the entry's final '}' one JSON
+ * object. The pattern cannot occur inside a string (its quote would be
+ * escaped), and only where the head is one level deep does closing it
+ * there leave one valid object, so at most one candidate passes. On
+ * success e->case_json is the parsed case. */
+static bool split_entry(miaopi_log_entry *e, char *entry, size_t len,
+                        bool *oom)
+{
+    static const char pat[] = ",\"case\":{";
+    const size_t plen = sizeof(pat) - 1;
+    if (len < 2 || entry[len - 1] != '}')
+        return false;
+    char *end = entry + len;
+    for (char *p = entry;
+         (p = (char *)find_bytes(p, (size_t)(end - p), pat, plen)) != NULL;
+         p++) {
+        *p = '}';
+        bool head_ok = miaopi__json_syntax_ok(entry, (size_t)(p - entry) + 1);
+        *p = ',';
+        if (!head_ok)
+            continue;
+        const char *ctext = p + plen - 1;
+        size_t clen = (size_t)(end - 1 - ctext);
+        json_error_t je;
+        json_t *c = miaopi__json_load_checked(ctext, clen, 0, &je, oom);
+        if (!c)
+            return false; /* not the last member, or broken: parse whole */
+        e->case_json = c;
+        e->head_len = (size_t)(p - entry);
+        return true;
+    }
+    return false;
 }
 
 int miaopi_log_reader_next(miaopi_log_reader *r,
@@ -1139,10 +1214,23 @@ int miaopi_log_reader_next(miaopi_log_reader *r,
     line_view v;
     json_error_t je;
     bool oom = false;
-    if (!view_line(r->lr.buf, r->lr.len, &v) ||
-        !(r->e.json = miaopi__json_load_checked(v.entry, v.entry_len, 0, &je,
-                                                &oom)) ||
-        !json_is_object(r->e.json)) {
+    bool ok = view_line(r->lr.buf, r->lr.len, &v);
+    if (ok) {
+        /* The accessors cannot report a failure, so an entry is parsed
+         * whole here (its errors, out of memory among them, reported
+         * now) unless the caller replays with miaopi_log_entry_replay,
+         * which parses the rest itself when it needs to and says if that
+         * fails. */
+        r->e.split = r->lazy && split_entry(&r->e, r->lr.buf + ENTRY_AT,
+                                            v.entry_len, &oom);
+        if (!r->e.split && !oom) {
+            r->e.json = miaopi__json_load_checked(v.entry, v.entry_len, 0,
+                                                  &je, &oom);
+            ok = r->e.json && json_is_object(r->e.json);
+            r->e.head_parsed = true;
+        }
+    }
+    if (!ok || oom) {
         entry_clear(&r->e);
         if (oom)
             return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
@@ -1153,19 +1241,66 @@ int miaopi_log_reader_next(miaopi_log_reader *r,
     /* The raw text stays valid in the line buffer until the next call. */
     r->lr.buf[ENTRY_AT + v.entry_len] = '\0';
     r->e.raw = r->lr.buf + ENTRY_AT;
+    r->e.raw_len = v.entry_len;
+    r->e.prev = v.prev;
     r->e.seq = v.seq;
     r->e.line = r->lr.lineno;
-    r->e.rules = json_object_get(r->e.json, "rules");
-    json_t *c = json_object_get(r->e.json, "case");
+    json_t *c = r->e.split ? r->e.case_json
+                           : json_object_get(r->e.json, "case");
+    if (r->e.split)
+        r->e.rules = NULL;
+    else
+        r->e.rules = json_object_get(r->e.json, "rules");
     if (json_is_object(c)) {
-        json_incref(c);
+        if (!r->e.split)
+            json_incref(c);
+        r->e.case_json = c;
         if (miaopi__case_wrap(&r->e.c, c) != MIAOPI_OK) {
+            r->e.case_json = NULL;
             entry_clear(&r->e);
             return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
         }
+    } else if (r->e.split) {
+        json_decref(c); /* cannot happen: the split needs an object */
+        r->e.case_json = NULL;
     }
     *entry = &r->e;
     return 1;
+}
+
+/* The head of a split entry, parsed on first use (the reader is used by
+ * one thread at a time, and so are its entries). */
+static const json_t *entry_json(const miaopi_log_entry *ce)
+{
+    if (!ce)
+        return NULL;
+    miaopi_log_entry *e = (miaopi_log_entry *)ce;
+    if (e->head_parsed)
+        return e->json;
+    e->head_parsed = true;
+    /* The head closed where the case began: a copy, because the raw
+     * text is handed out unchanged. */
+    char *h = miaopi__malloc(NULL, e->head_len + 2);
+    if (!h) {
+        e->head_oom = e->head_bad = true;
+        return NULL;
+    }
+    memcpy(h, e->raw, e->head_len);
+    h[e->head_len] = '}';
+    h[e->head_len + 1] = '\0';
+    json_error_t je;
+    bool oom = false;
+    e->json = miaopi__json_load_checked(h, e->head_len + 1, 0, &je, &oom);
+    miaopi__free(NULL, h);
+    if (!e->json || !json_is_object(e->json)) {
+        json_decref(e->json);
+        e->json = NULL;
+        e->head_bad = true;
+        e->head_oom = oom;
+        return NULL;
+    }
+    e->rules = json_object_get(e->json, "rules");
+    return e->json;
 }
 
 void miaopi_log_reader_free(miaopi_log_reader *r)
@@ -1176,6 +1311,7 @@ void miaopi_log_reader_free(miaopi_log_reader *r)
     if (r->lr.f)
         fclose(r->lr.f);
     miaopi__free(NULL, r->lr.buf);
+    miaopi__buf_free(&r->cmp);
     miaopi__free(NULL, r);
 }
 
@@ -1200,27 +1336,27 @@ uint64_t miaopi_log_entry_line(const miaopi_log_entry *e)
 
 const char *miaopi_log_entry_type(const miaopi_log_entry *e)
 {
-    return e ? str_at(e->json, "type", NULL) : "";
+    return e ? str_at(entry_json(e), "type", NULL) : "";
 }
 
 const char *miaopi_log_entry_id(const miaopi_log_entry *e)
 {
-    return e ? str_at(e->json, "id", NULL) : "";
+    return e ? str_at(entry_json(e), "id", NULL) : "";
 }
 
 const char *miaopi_log_entry_ruleset_sha256(const miaopi_log_entry *e)
 {
-    return e ? str_at(e->json, "ruleset", "sha256") : "";
+    return e ? str_at(entry_json(e), "ruleset", "sha256") : "";
 }
 
 const char *miaopi_log_entry_ruleset_id(const miaopi_log_entry *e)
 {
-    return e ? str_at(e->json, "ruleset", "id") : "";
+    return e ? str_at(entry_json(e), "ruleset", "id") : "";
 }
 
 const char *miaopi_log_entry_ruleset_version(const miaopi_log_entry *e)
 {
-    return e ? str_at(e->json, "ruleset", "version") : "";
+    return e ? str_at(entry_json(e), "ruleset", "version") : "";
 }
 
 static miaopi_outcome outcome_parse(const char *s)
@@ -1234,13 +1370,13 @@ static miaopi_outcome outcome_parse(const char *s)
 
 miaopi_outcome miaopi_log_entry_outcome(const miaopi_log_entry *e)
 {
-    return e ? outcome_parse(str_at(e->json, "decision", NULL))
+    return e ? outcome_parse(str_at(entry_json(e), "decision", NULL))
              : MIAOPI_ESCALATE;
 }
 
 int miaopi_log_entry_spot_check(const miaopi_log_entry *e, double *rate)
 {
-    const json_t *s = e ? json_object_get(e->json, "spot_check") : NULL;
+    const json_t *s = e ? json_object_get(entry_json(e), "spot_check") : NULL;
     if (rate)
         *rate = json_number_value(json_object_get(s, "rate"));
     return json_is_true(json_object_get(s, "selected"));
@@ -1248,7 +1384,7 @@ int miaopi_log_entry_spot_check(const miaopi_log_entry *e, double *rate)
 
 size_t miaopi_log_entry_rule_count(const miaopi_log_entry *e)
 {
-    return e ? json_array_size(e->rules) : 0;
+    return e && entry_json(e) ? json_array_size(e->rules) : 0;
 }
 
 static miaopi_rule_status status_parse(const char *s)
@@ -1267,7 +1403,7 @@ int miaopi_log_entry_rule(const miaopi_log_entry *e, size_t index,
 {
     if (!e)
         return MIAOPI_EINVAL;
-    const json_t *r = json_array_get(e->rules, index);
+    const json_t *r = entry_json(e) ? json_array_get(e->rules, index) : NULL;
     if (!r)
         return MIAOPI_ENOTFOUND;
     if (id)
@@ -1285,6 +1421,168 @@ const miaopi_case *miaopi_log_entry_case(const miaopi_log_entry *e)
 const char *miaopi_log_entry_json(const miaopi_log_entry *e)
 {
     return e ? e->raw : "";
+}
+
+/* ---- replay ---- */
+
+/* A JSON string the writer wrote without escapes, at *p: its bytes (no
+ * quote, backslash or control character, valid UTF-8) up to the closing
+ * quote, which *p is left after. */
+static bool plain_str(const char **p, const char *end, const char **s,
+                      size_t *n)
+{
+    const char *q = *p;
+    while (q < end && *q != '"') {
+        if ((unsigned char)*q < 0x20 || *q == '\\')
+            return false;
+        q++;
+    }
+    if (q >= end || !miaopi__utf8_valid(*p, (size_t)(q - *p)))
+        return false;
+    *s = *p;
+    *n = (size_t)(q - *p);
+    *p = q + 1;
+    return true;
+}
+
+static bool lit(const char **p, const char *end, const char *w)
+{
+    size_t n = strlen(w);
+    if ((size_t)(end - *p) < n || memcmp(*p, w, n) != 0)
+        return false;
+    *p += n;
+    return true;
+}
+
+/* The decision id of a decision entry as the writer lays it out
+ * ({"seq":N,"prev":"P","type":"decision","id":"ID",...), without parsing
+ * the head: a guess, which replay_fast confirms. */
+static bool fast_id(const miaopi_log_entry *e, const char **id, size_t *n)
+{
+    const char *p = e->prev + 65, *end = e->raw + e->head_len;
+    return lit(&p, end, ",\"type\":\"decision\",\"id\":\"") &&
+           plain_str(&p, end, id, n);
+}
+
+/* Is the head of e, byte for byte, what the writer writes for decision
+ * d (any logged_at and engine)? Then it is valid JSON with exactly the
+ * members the writer puts there, among them d's outcome and every rule's
+ * id, status, code and unknown reason, and no spot check: the entry is
+ * reproduced, with no need to parse it. */
+static bool replay_fast(miaopi_log_reader *r, const miaopi_log_entry *e,
+                        const miaopi_decision *d, size_t id_len)
+{
+    const char *p = e->raw, *end = e->raw + e->head_len, *s;
+    size_t n;
+    char num[24];
+    int nd = snprintf(num, sizeof(num), "%llu", (unsigned long long)e->seq);
+    if (!lit(&p, end, "{\"seq\":") || (size_t)(end - p) < (size_t)nd ||
+        memcmp(p, num, (size_t)nd) != 0)
+        return false;
+    p += nd;
+    if (!lit(&p, end, ",\"prev\":\"") || p != e->prev)
+        return false;
+    p += 65;
+    if (!lit(&p, end, ",\"type\":\"decision\",\"id\":\"") ||
+        !plain_str(&p, end, &s, &n) || n != id_len ||
+        !lit(&p, end, ",\"logged_at\":\"") || !plain_str(&p, end, &s, &n) ||
+        !lit(&p, end, ",\"engine\":\"") || !plain_str(&p, end, &s, &n) ||
+        !lit(&p, end, ","))
+        return false;
+    miaopi__buf *b = &r->cmp;
+    b->len = 0;
+    b->failed = false;
+    if (!miaopi__decision_json_members(b, d) || b->failed)
+        return false;
+    return (size_t)(end - p) == b->len && memcmp(p, b->data, b->len) == 0;
+}
+
+static const miaopi_ruleset *find_ruleset(miaopi_ruleset *const *rs, size_t n,
+                                          const char *sha);
+
+static bool same_statuses(const miaopi_log_entry *e, const miaopi_decision *d)
+{
+    size_t n = miaopi_decision_rule_count(d);
+    if (n != miaopi_log_entry_rule_count(e))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        miaopi_rule_result now = MIAOPI_RULE_RESULT_INIT;
+        const char *id;
+        miaopi_rule_status st;
+        miaopi_decision_rule(&now, d, i);
+        if (miaopi_log_entry_rule(e, i, &id, &st) != MIAOPI_OK ||
+            strcmp(id, now.id) != 0 || st != now.status)
+            return false;
+    }
+    return true;
+}
+
+int miaopi_log_entry_replay(const miaopi_log_entry *e, miaopi_decision *d,
+                            miaopi_ruleset *const *rulesets, size_t n,
+                            miaopi_error *err)
+{
+    miaopi__error_clear(err);
+    if (!e || !d || (!rulesets && n))
+        return miaopi__error_set(err, MIAOPI_EINVAL, "invalid argument");
+    /* The entry belongs to its reader, which holds the buffers. */
+    miaopi_log_reader *r =
+        (miaopi_log_reader *)((char *)e - offsetof(miaopi_log_reader, e));
+    r->lazy = true; /* from the next entry on */
+    const char *fid;
+    size_t fid_len;
+    const miaopi_ruleset *tried = NULL;
+    if (e->split && e->c && fast_id(e, &fid, &fid_len)) {
+        /* The ruleset whose hash the head names; confirmed below. */
+        for (size_t i = 0; i < n && !tried; i++)
+            if (rulesets[i] && find_bytes(e->raw, e->head_len,
+                                          rulesets[i]->sha256, 64))
+                tried = rulesets[i];
+        char id[64]; /* as miaopi_eval_options.decision_id */
+        if (tried && fid_len < sizeof(id)) {
+            memcpy(id, fid, fid_len);
+            id[fid_len] = '\0';
+            miaopi_eval_options eo = MIAOPI_EVAL_OPTIONS_INIT;
+            eo.decision_id = id;
+            miaopi_error e2;
+            if (miaopi_evaluate(d, tried, e->c, &eo, &e2) == MIAOPI_OK &&
+                replay_fast(r, e, d, fid_len))
+                return 1;
+        }
+    }
+    /* Anything else: read the entry's head and compare field by field. */
+    if (!entry_json(e))
+        return e->head_oom ? miaopi__error_set(err, MIAOPI_ENOMEM,
+                                               "out of memory")
+                           : miaopi__error_set(err, MIAOPI_ECASE,
+                                               "line %llu is not a log entry",
+                                               (unsigned long long)e->line);
+    if (strcmp(miaopi_log_entry_type(e), "decision") != 0)
+        return miaopi__error_set(err, MIAOPI_EINVAL,
+                                 "entry %llu is not a decision",
+                                 (unsigned long long)e->seq);
+    const char *sha = miaopi_log_entry_ruleset_sha256(e);
+    const miaopi_ruleset *rs = find_ruleset(rulesets, n, sha);
+    if (!rs)
+        return miaopi__error_set(err, MIAOPI_ENOTFOUND,
+                                 "entry %llu was decided under ruleset %s %s "
+                                 "(sha256 %s), which was not given",
+                                 (unsigned long long)e->seq,
+                                 miaopi_log_entry_ruleset_id(e),
+                                 miaopi_log_entry_ruleset_version(e), sha);
+    if (!e->c)
+        return miaopi__error_set(err, MIAOPI_ECASE,
+                                 "entry %llu holds no case",
+                                 (unsigned long long)e->seq);
+    miaopi_eval_options eo = MIAOPI_EVAL_OPTIONS_INIT;
+    eo.decision_id = miaopi_log_entry_id(e);
+    double rate = 0;
+    int spot = miaopi_log_entry_spot_check(e, &rate);
+    eo.spot_check_rate = rate;
+    int rc = miaopi_evaluate(d, rs, e->c, &eo, err);
+    if (rc != MIAOPI_OK)
+        return rc;
+    return miaopi_decision_outcome(d) == miaopi_log_entry_outcome(e) &&
+           same_statuses(e, d) && spot == miaopi_decision_spot_check(d);
 }
 
 /* ---- redaction ---- */
@@ -1362,7 +1660,18 @@ static int redact_entry(miaopi_log *out, const miaopi_log_entry *e,
     const char *type = miaopi_log_entry_type(e);
     if (strcmp(type, "header") == 0)
         return MIAOPI_OK;
-    json_t *body = json_deep_copy(e->json);
+    const json_t *ej = entry_json(e);
+    json_t *body = ej ? json_deep_copy(ej) : NULL;
+    if (body && e->split) {
+        /* The head and the case were parsed apart: put the case back
+         * where a whole parse would have it (last, or in place of an
+         * earlier "case" key, as jansson does with a repeated key). */
+        json_t *cc = json_deep_copy(e->case_json);
+        if (!cc || json_object_set_new(body, "case", cc) != 0) {
+            json_decref(body);
+            body = NULL;
+        }
+    }
     if (!body)
         return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
     json_object_del(body, "seq");

@@ -57,13 +57,17 @@ static bool json_ws(char ch)
 }
 
 /* A case, with room for text (len bytes, or none when text is NULL) in the
- * same allocation: keeping the parsed text costs no extra allocation. */
+ * same allocation: keeping the parsed text costs no extra allocation.
+ * Text on several lines (a pretty-printed file) is not kept: the log
+ * writes such a case compactly from its tree, one entry per line, as
+ * before. A JSON Lines line, an HTTP body or any compact document is. */
 static miaopi_case *case_alloc_text(const miaopi_case_options *o,
                                     const miaopi_allocator *al,
                                     const miaopi_allocator *alloc,
                                     const char *text, size_t len)
 {
-    if (text && len > SIZE_MAX - sizeof(miaopi_case) - 1)
+    if (text && (len > SIZE_MAX - sizeof(miaopi_case) - 1 ||
+                 memchr(text, '\n', len) || memchr(text, '\r', len)))
         text = NULL;
     size_t extra = text ? len + 1 : 0;
     miaopi_case *c = miaopi__malloc(al, sizeof(*c) + extra);
@@ -75,13 +79,8 @@ static miaopi_case *case_alloc_text(const miaopi_case_options *o,
     c->max_bytes = o->max_bytes;
     c->max_depth = (int)o->max_depth;
     if (text) {
-        /* One line of the log: the text is a JSON object that jansson
-         * accepted, so a raw CR or LF in it can only be whitespace
-         * between tokens (inside strings jansson refuses control
-         * characters): a space is the same JSON. */
         char *t = (char *)(c + 1);
-        for (size_t i = 0; i < len; i++)
-            t[i] = text[i] == '\n' || text[i] == '\r' ? ' ' : text[i];
+        memcpy(t, text, len);
         t[len] = '\0';
         c->text = t;
         c->text_len = len;
@@ -258,8 +257,14 @@ static unsigned js_hex4(jscan *j)
 static bool js_string(jscan *j)
 {
     size_t start = ++j->i; /* past the quote */
+    unsigned char high = 0; /* any byte >= 0x80: UTF-8 to check */
     while (j->i < j->len && j->s[j->i] != '"') {
         unsigned char c = j->s[j->i];
+        high |= c;
+        if (c >= 0x20 && c != '\\') {
+            j->i++;
+            continue;
+        }
         if (c < 0x20)
             return false;
         if (c == '\\') {
@@ -287,7 +292,8 @@ static bool js_string(jscan *j)
         j->i++;
     }
     if (j->i >= j->len ||
-        !miaopi__utf8_valid((const char *)j->s + start, j->i - start))
+        ((high & 0x80) &&
+         !miaopi__utf8_valid((const char *)j->s + start, j->i - start)))
         return false;
     j->i++;
     return true;
@@ -295,6 +301,13 @@ static bool js_string(jscan *j)
 
 /* Is text one JSON object or array (what json_loadb accepts without
  * JSON_DECODE_ANY)? */
+static bool json_syntax_ok(const char *text, size_t len);
+bool miaopi__json_syntax_ok(const char *text, size_t len);
+bool miaopi__json_syntax_ok(const char *text, size_t len)
+{
+    return json_syntax_ok(text, len);
+}
+
 static bool json_syntax_ok(const char *text, size_t len)
 {
     jscan j = {(const unsigned char *)text, len, 0};
