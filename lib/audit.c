@@ -1082,8 +1082,7 @@ int miaopi_log_verify(miaopi_log_report *out, const char *path,
 /* A decision entry as the writer makes it ends with the case:
  *     {"seq":N,"prev":"P",...,"case":{CASE}}
  * Once miaopi_log_entry_replay is used on a reader, the reader parses only
- * the case at once, as its own document (after checking the syntax of the
- * rest), and the rest of the entry (the "head", ~70% of its bytes and of
+ * the case at once, as its own document, and the rest of the entry (the "head", ~70% of its bytes and of
  * jansson's work) when something asks for it; miaopi_log_entry_replay
  * usually never does (it compares bytes, see there). Otherwise, or when an
  * entry cannot be split so, the entry is parsed whole, as before. */
@@ -1140,8 +1139,6 @@ static void entry_clear(miaopi_log_entry *e)
     memset(e, 0, sizeof(*e));
 }
 
-bool miaopi__json_syntax_ok(const char *text, size_t len);
-
 /* memmem, which POSIX does not have. */
 static const char *find_bytes(const char *h, size_t hn, const char *n,
                               size_t nn)
@@ -1159,35 +1156,41 @@ static const char *find_bytes(const char *h, size_t hn, const char *n,
     return NULL;
 }
 
-/* Split entry (len bytes, in a buffer we may write) at its top-level
- * ,"case":{ member when that is the last one: the head must be an object
- * once closed there, and the rest up to the entry's final '}' one JSON
- * object. The pattern cannot occur inside a string (its quote would be
- * escaped), and only where the head is one level deep does closing it
- * there leave one valid object, so at most one candidate passes. On
- * success e->case_json is the parsed case. */
-static bool split_entry(miaopi_log_entry *e, char *entry, size_t len,
+/* Split entry at its top-level ,"case":{ member when that is the last one:
+ * the first such pattern from which the rest, up to the entry's final
+ * '}', is one JSON object. The pattern cannot occur inside a string (its
+ * quote would be escaped); in a valid entry, from one nested in the head
+ * or in the case the rest would close more than it opens, so only the
+ * top-level member passes. The head (the bytes before it) is not
+ * checked: replay_fast compares it with what the writer makes, and
+ * anything else parses it with jansson and reports what does not parse.
+ * On success e->case_json is the parsed case. */
+static bool split_entry(miaopi_log_entry *e, const char *entry, size_t len,
                         bool *oom)
 {
     static const char pat[] = ",\"case\":{";
     const size_t plen = sizeof(pat) - 1;
     if (len < 2 || entry[len - 1] != '}')
         return false;
-    char *end = entry + len;
-    for (char *p = entry;
-         (p = (char *)find_bytes(p, (size_t)(end - p), pat, plen)) != NULL;
+    const char *end = entry + len;
+    /* The writer's entries split at the first candidate; a few more
+     * are tried, not every one: a hostile line full of the pattern
+     * would make this quadratic. */
+    int tries = 4;
+    for (const char *p = entry;
+         tries-- > 0 &&
+         (p = find_bytes(p, (size_t)(end - p), pat, plen)) != NULL;
          p++) {
-        *p = '}';
-        bool head_ok = miaopi__json_syntax_ok(entry, (size_t)(p - entry) + 1);
-        *p = ',';
-        if (!head_ok)
-            continue;
         const char *ctext = p + plen - 1;
         size_t clen = (size_t)(end - 1 - ctext);
         json_error_t je;
         json_t *c = miaopi__json_load_checked(ctext, clen, 0, &je, oom);
-        if (!c)
-            return false; /* not the last member, or broken: parse whole */
+        if (*oom)
+            return false;
+        if (!c || !json_is_object(c)) {
+            json_decref(c);
+            continue;
+        }
         e->case_json = c;
         e->head_len = (size_t)(p - entry);
         return true;
@@ -1221,8 +1224,8 @@ int miaopi_log_reader_next(miaopi_log_reader *r,
          * now) unless the caller replays with miaopi_log_entry_replay,
          * which parses the rest itself when it needs to and says if that
          * fails. */
-        r->e.split = r->lazy && split_entry(&r->e, r->lr.buf + ENTRY_AT,
-                                            v.entry_len, &oom);
+        r->e.split = r->lazy && split_entry(&r->e, v.entry, v.entry_len,
+                                            &oom);
         if (!r->e.split && !oom) {
             r->e.json = miaopi__json_load_checked(v.entry, v.entry_len, 0,
                                                   &je, &oom);

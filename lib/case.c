@@ -257,14 +257,8 @@ static unsigned js_hex4(jscan *j)
 static bool js_string(jscan *j)
 {
     size_t start = ++j->i; /* past the quote */
-    unsigned char high = 0; /* any byte >= 0x80: UTF-8 to check */
     while (j->i < j->len && j->s[j->i] != '"') {
         unsigned char c = j->s[j->i];
-        high |= c;
-        if (c >= 0x20 && c != '\\') {
-            j->i++;
-            continue;
-        }
         if (c < 0x20)
             return false;
         if (c == '\\') {
@@ -292,8 +286,7 @@ static bool js_string(jscan *j)
         j->i++;
     }
     if (j->i >= j->len ||
-        ((high & 0x80) &&
-         !miaopi__utf8_valid((const char *)j->s + start, j->i - start)))
+        !miaopi__utf8_valid((const char *)j->s + start, j->i - start))
         return false;
     j->i++;
     return true;
@@ -301,13 +294,6 @@ static bool js_string(jscan *j)
 
 /* Is text one JSON object or array (what json_loadb accepts without
  * JSON_DECODE_ANY)? */
-static bool json_syntax_ok(const char *text, size_t len);
-bool miaopi__json_syntax_ok(const char *text, size_t len);
-bool miaopi__json_syntax_ok(const char *text, size_t len)
-{
-    return json_syntax_ok(text, len);
-}
-
 static bool json_syntax_ok(const char *text, size_t len)
 {
     jscan j = {(const unsigned char *)text, len, 0};

@@ -263,7 +263,16 @@ START_TEST(test_logfast_reader__split_or_whole)
     ck_assert_str_eq(json, "{\"application\":{\"k\":4}}");
     miaopi_free(json);
 
-    ck_assert_int_eq(miaopi_log_reader_next(rd, &e, &err), MIAOPI_ECASE);
+    /* A broken head: the case is read, and the head's failure reported
+     * when it is needed (replay says so; the accessors read nothing). */
+    ck_assert_int_eq(miaopi_log_reader_next(rd, &e, &err), 1);
+    d = NULL;
+    miaopi_decision_new(&d);
+    ck_assert_int_eq(miaopi_log_entry_replay(e, d, NULL, 0, &err),
+                     MIAOPI_ECASE);
+    ck_assert_ptr_nonnull(strstr(err.message, "is not a log entry"));
+    ck_assert_str_eq(miaopi_log_entry_type(e), "");
+    miaopi_decision_free(d);
     ck_assert_int_eq(miaopi_log_reader_next(rd, &e, &err), 1);
     ck_assert_str_eq(miaopi_log_entry_id(e), "e");
     ck_assert_ptr_null(miaopi_log_entry_case(e));
