@@ -394,7 +394,7 @@ static int cmd_read_log(const char *log, int lazy)
     int got;
     if (lazy) {
         /* Read the way miaopi_log_entry_replay makes the reader read
-         * (the case, and the syntax of the rest): the replay's ceiling.
+         * (the case only): the replay's ceiling.
          * Replaying the header (not a decision) turns that on. */
         miaopi_decision *d;
         miaopi_decision_new(&d);
@@ -415,7 +415,7 @@ static int cmd_read_log(const char *log, int lazy)
     result(lazy ? "f-ceiling-read-lazy" : "f-ceiling-read",
            (double)n / wall, "entries/s",
            lazy ? "miaopi_log_reader_next alone, as replay reads (the case "
-                  "parsed, the rest checked); %.0f/s per CPU-second"
+                  "parsed, the rest left as bytes); %.0f/s per CPU-second"
                 : "miaopi_log_reader_next alone; %.0f/s per CPU-second",
            (double)n / cpu);
     return 0;

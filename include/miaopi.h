@@ -714,13 +714,13 @@ MIAOPI_EXTERN const char *miaopi_log_entry_json(const miaopi_log_entry *e);
  * but usually without parsing anything but the case: when the entry's
  * bytes are what this engine writes for the new decision, they are
  * compared as bytes.
- * Once this has been called, the reader parses the entries it reads next
- * only as far as needed (the case, and the syntax of the rest): their
- * other fields are parsed when an accessor asks for them. This function
- * reports a failure to do so; the accessors, which cannot, then read
- * fields as absent. Call the accessors of such an entry after this
- * function returned 0 (it has parsed the entry then), or use a reader of
- * their own.
+ * Once this has been called, the reader parses only the case of the
+ * entries it reads next; their other fields are parsed when an accessor
+ * asks for them. This function reports a failure to do so (MIAOPI_ECASE,
+ * MIAOPI_ENOMEM); the accessors, which cannot, then read fields as
+ * absent. Call the accessors of such an entry after this function
+ * returned 0 (it has parsed the entry then), or use a reader of their
+ * own.
  * @param d receives the replayed decision
  * @return 1 reproduced; 0 differs; MIAOPI_ENOTFOUND if the entry's
  *         ruleset is not among @p rulesets; MIAOPI_EINVAL for an entry that
