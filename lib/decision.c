@@ -988,13 +988,17 @@ json_t *miaopi__decision_json(const miaopi_decision *d, const char *lang,
  * refuse; the caller then takes the jansson path so errors stay the same. */
 static bool put_str(miaopi__buf *b, const char *s)
 {
-    /* Printable ASCII without '"' or '\\' (ids, codes, statuses, dates)
-     * is valid UTF-8 with nothing to escape: one copy. */
+    /* A string without control characters, '"' or '\\' (ids, codes,
+     * dates, most messages) has nothing to escape: checked for UTF-8
+     * (only if it is not ASCII) and copied at once. */
     size_t a = 0;
-    for (unsigned char c; (c = (unsigned char)s[a]) >= 0x20 && c < 0x80 &&
-                          c != '"' && c != '\\';)
-        a++;
+    unsigned char high = 0;
+    for (unsigned char c;
+         (c = (unsigned char)s[a]) >= 0x20 && c != '"' && c != '\\'; a++)
+        high |= c;
     if (!s[a]) {
+        if ((high & 0x80) && !miaopi__utf8_valid(s, a))
+            return false;
         if (miaopi__buf_reserve(b, a + 2)) {
             char *p = b->data + b->len;
             p[0] = '"';
@@ -1006,7 +1010,7 @@ static bool put_str(miaopi__buf *b, const char *s)
         return true;
     }
     size_t n = a + strlen(s + a);
-    if (!miaopi__utf8_valid(s + a, n - a))
+    if (!miaopi__utf8_valid(s, n))
         return false;
     miaopi__buf_addc(b, '"');
     size_t run = 0;
@@ -1039,6 +1043,33 @@ static bool put_str(miaopi__buf *b, const char *s)
 /* "key":"value" with a leading comma unless first. */
 static bool put_kv(miaopi__buf *b, const char *k, const char *v, bool first)
 {
+    /* A value with nothing to escape (see put_str): the member in one
+     * reserve. */
+    size_t kl = strlen(k), vl = 0;
+    unsigned char high = 0;
+    for (unsigned char c;
+         (c = (unsigned char)v[vl]) >= 0x20 && c != '"' && c != '\\'; vl++)
+        high |= c;
+    if (!v[vl]) {
+        if ((high & 0x80) && !miaopi__utf8_valid(v, vl))
+            return false;
+        if (miaopi__buf_reserve(b, kl + vl + 6)) {
+            char *p = b->data + b->len;
+            if (!first)
+                *p++ = ',';
+            *p++ = '"';
+            memcpy(p, k, kl);
+            p += kl;
+            memcpy(p, "\":\"", 3);
+            p += 3;
+            memcpy(p, v, vl);
+            p += vl;
+            *p++ = '"';
+            *p = '\0';
+            b->len = (size_t)(p - b->data);
+        }
+        return true;
+    }
     if (!first)
         miaopi__buf_addc(b, ',');
     miaopi__buf_addc(b, '"');
