@@ -1535,8 +1535,12 @@ int miaopi_log_entry_replay(const miaopi_log_entry *e, miaopi_decision *d,
     size_t fid_len;
     const miaopi_ruleset *tried = NULL;
     if (e->split && e->c && fast_id(e, &fid, &fid_len)) {
-        /* The ruleset whose hash the head names; confirmed below. */
-        for (size_t i = 0; i < n && !tried; i++)
+        /* The ruleset whose hash the head names (the only one given,
+         * or the one whose hash is in the head); replay_fast confirms
+         * it, the hash being among the bytes it compares. */
+        if (n == 1)
+            tried = rulesets[0];
+        for (size_t i = 0; n > 1 && i < n && !tried; i++)
             if (rulesets[i] && find_bytes(e->raw, e->head_len,
                                           rulesets[i]->sha256, 64))
                 tried = rulesets[i];
