@@ -644,7 +644,7 @@ MIAOPI_EXTERN int miaopi_log_verify(miaopi_log_report *out, const char *path,
                                     miaopi_error *err);
 
 /** Reads a log's entries in order, for replay and analysis. Not
- * thread-safe; one per thread. */
+ * thread-safe; one per thread, and its entries are used by that thread. */
 typedef struct miaopi_log_reader miaopi_log_reader;
 /** One entry; borrowed from the reader until its next call. */
 typedef struct miaopi_log_entry miaopi_log_entry;
@@ -705,6 +705,35 @@ MIAOPI_EXTERN const miaopi_case *
 miaopi_log_entry_case(const miaopi_log_entry *e);
 /** The entry's JSON text exactly as logged (borrowed). @since 0.2 */
 MIAOPI_EXTERN const char *miaopi_log_entry_json(const miaopi_log_entry *e);
+
+/**
+ * Replay a decision entry: evaluate its case again with its decision id
+ * and spot-check rate, under the ruleset among @p rulesets whose SHA-256
+ * the entry names, and compare the outcome, every rule's status and the
+ * spot-check mark with the entry. What `miaopi replay` does per entry,
+ * but usually without parsing anything but the case: when the entry's
+ * bytes are what this engine writes for the new decision, they are
+ * compared as bytes.
+ * Once this has been called, the reader parses only the case of the
+ * entries it reads next; their other fields are parsed when an accessor
+ * asks for them. This function reports a failure to do so (MIAOPI_ECASE,
+ * MIAOPI_ENOMEM); the accessors, which cannot, then read fields as
+ * absent. Call the accessors of such an entry after this function
+ * returned 0 (it has parsed the entry then), or use a reader of their
+ * own.
+ * @param d receives the replayed decision
+ * @return 1 reproduced; 0 differs; MIAOPI_ENOTFOUND if the entry's
+ *         ruleset is not among @p rulesets; MIAOPI_EINVAL for an entry that
+ *         is not a decision (the header, a recovery entry); MIAOPI_ECASE
+ *         for an entry that does not parse or holds no case; the errors of
+ *         miaopi_evaluate.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_log_entry_replay(const miaopi_log_entry *e,
+                                          miaopi_decision *d,
+                                          miaopi_ruleset *const *rulesets,
+                                          size_t nrulesets,
+                                          miaopi_error *err);
 
 /**
  * Write a redacted copy of log @p in to the file descriptor @p out_fd:

@@ -14,6 +14,11 @@ struct miaopi_case {
     const miaopi_allocator *al; /* &alloc, or NULL for malloc */
     size_t max_bytes;
     int max_depth;
+    /* The text the case was parsed from, for the decision log (see
+     * miaopi__case_text), in the same allocation; NULL for a case built
+     * with the setters or changed by them after parsing. */
+    const char *text;
+    size_t text_len;
 };
 
 /* A real case is a few KiB; 8 MiB leaves room for attached lists while a
@@ -45,24 +50,68 @@ static int case_options(miaopi_case_options *o, const miaopi_case_options *in,
                                                           : MIAOPI_EINVAL;
 }
 
-static miaopi_case *case_alloc(const miaopi_case_options *o,
-                               const miaopi_allocator *al,
-                               const miaopi_allocator *alloc)
+/* JSON's whitespace. */
+static bool json_ws(char ch)
 {
-    miaopi_case *c = miaopi__calloc(al, 1, sizeof(*c));
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
+
+/* A case, with room for text (len bytes, or none when text is NULL) in the
+ * same allocation: keeping the parsed text costs no extra allocation.
+ * Text on several lines (a pretty-printed file) is not kept: the log
+ * writes such a case compactly from its tree, one entry per line, as
+ * before. A JSON Lines line, an HTTP body or any compact document is. */
+static miaopi_case *case_alloc_text(const miaopi_case_options *o,
+                                    const miaopi_allocator *al,
+                                    const miaopi_allocator *alloc,
+                                    const char *text, size_t len)
+{
+    if (text && (len > SIZE_MAX - sizeof(miaopi_case) - 1 ||
+                 memchr(text, '\n', len) || memchr(text, '\r', len)))
+        text = NULL;
+    size_t extra = text ? len + 1 : 0;
+    miaopi_case *c = miaopi__malloc(al, sizeof(*c) + extra);
     if (!c)
         return NULL;
+    memset(c, 0, sizeof(*c));
     c->alloc = *alloc;
     c->al = al ? &c->alloc : NULL;
     c->max_bytes = o->max_bytes;
     c->max_depth = (int)o->max_depth;
+    if (text) {
+        char *t = (char *)(c + 1);
+        memcpy(t, text, len);
+        t[len] = '\0';
+        c->text = t;
+        c->text_len = len;
+    }
     return c;
+}
+
+static miaopi_case *case_alloc(const miaopi_case_options *o,
+                               const miaopi_allocator *al,
+                               const miaopi_allocator *alloc)
+{
+    return case_alloc_text(o, al, alloc, NULL, 0);
 }
 
 const json_t *miaopi__case_root(const miaopi_case *c);
 const json_t *miaopi__case_root(const miaopi_case *c)
 {
     return c ? c->root : NULL;
+}
+
+/* The JSON text the case was parsed from, on one line, without the
+ * surrounding whitespace; NULL when the case was built or changed with the
+ * setters. Parsed with jansson it gives the case's tree again (the same
+ * parser, the same values: numbers are not reformatted, and duplicate
+ * keys were refused), so the decision log can embed it instead of
+ * serialising the tree again. */
+const char *miaopi__case_text(const miaopi_case *c, size_t *len);
+const char *miaopi__case_text(const miaopi_case *c, size_t *len)
+{
+    *len = c && c->text ? c->text_len : 0;
+    return c ? c->text : NULL;
 }
 
 static int depth_of(const json_t *j, int limit)
@@ -422,7 +471,16 @@ int miaopi_case_from_json_with(miaopi_case **out, const char *json,
         json_decref(root);
         return rc;
     }
-    miaopi_case *c = case_alloc(&o, al, &alloc);
+    /* Keep the text for the log, without the whitespace around it (a
+     * line read with getline ends with its newline). */
+    const char *t = json;
+    while (len > 0 && json_ws(*t)) {
+        t++;
+        len--;
+    }
+    while (len > 0 && json_ws(t[len - 1]))
+        len--;
+    miaopi_case *c = case_alloc_text(&o, al, &alloc, t, len);
     if (!c) {
         json_decref(root);
         return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
@@ -524,6 +582,9 @@ static int set_path(miaopi_case *c, const char *path, json_t *value)
         json_decref(value);
         return value ? MIAOPI_EINVAL : MIAOPI_ENOMEM;
     }
+    /* Whatever happens below, the tree may no longer be the text. */
+    c->text = NULL;
+    c->text_len = 0;
     if (strncmp(path, "application.", 12) != 0 &&
         strncmp(path, "sources.", 8) != 0 &&
         strncmp(path, "context.", 8) != 0) {
