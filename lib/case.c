@@ -462,7 +462,9 @@ int miaopi_case_from_json_with(miaopi_case **out, const char *json,
         if (err) {
             err->line = je.line;
             err->column = je.column;
-            err->offset = je.position;
+            /* jansson's position counts the bytes read, the one it
+             * stopped at included; line and column name that byte. */
+            err->offset = je.position > 0 ? je.position - 1 : 0;
         }
         return rc;
     }
