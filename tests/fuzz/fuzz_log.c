@@ -67,6 +67,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         miaopi_log_reader_free(r);
     }
+    /* Again as `miaopi replay` reads: once miaopi_log_entry_replay has
+     * been called, entries are split at their case and the rest is
+     * parsed only on demand; the accessors must then cope with a head
+     * that does not parse. */
+    if (miaopi_log_reader_open(&r, path, NULL) == MIAOPI_OK) {
+        const miaopi_log_entry *e;
+        for (int n = 0; n < 64 && miaopi_log_reader_next(r, &e, NULL) == 1;
+             n++) {
+            (void)miaopi_log_entry_replay(e, d, &rs, 1, NULL);
+            (void)miaopi_log_entry_type(e);
+            (void)miaopi_log_entry_id(e);
+            (void)miaopi_log_entry_outcome(e);
+            for (size_t i = 0; i < miaopi_log_entry_rule_count(e); i++) {
+                const char *id;
+                miaopi_rule_status st;
+                (void)miaopi_log_entry_rule(e, i, &id, &st);
+            }
+        }
+        miaopi_log_reader_free(r);
+    }
     close(fd);
     return 0;
 }
