@@ -427,10 +427,36 @@ static int read_case(miaopi_decision *d, const json_t *root,
                      miaopi_error *err)
 {
     const miaopi_ruleset *rs = d->rs;
-    d->ev.application = json_object_getn(root, "application", 11);
-    d->ev.context = json_object_getn(root, "context", 7);
-    d->ev.sources = json_object_getn(root, "sources", 7);
-    const json_t *dd = json_object_getn(d->ev.context, "decision_date", 13);
+    mp_eval *ev = &d->ev;
+    /* One walk over the root's members instead of three lookups. */
+    ev->application = ev->context = ev->sources = NULL;
+    json_t *r = (json_t *)root;
+    for (void *it = json_object_iter(r); it; it = json_object_iter_next(r, it)) {
+        const char *k = json_object_iter_key(it);
+        size_t len = json_object_iter_key_len(it);
+        if (len == 11 && memcmp(k, "application", 11) == 0)
+            ev->application = json_object_iter_value(it);
+        else if (len == 7 && memcmp(k, "context", 7) == 0)
+            ev->context = json_object_iter_value(it);
+        else if (len == 7 && memcmp(k, "sources", 7) == 0)
+            ev->sources = json_object_iter_value(it);
+    }
+    /* The application's and context's members are bound to their slots
+     * now: the required-field checks below and the rules read them
+     * there. */
+    bool app_idx = rs->application.index && json_is_object(ev->application);
+    /* decision_date is not in the context's index: it is read once, here
+     * (and the evaluation takes it from ev->decision_date). */
+    bool ctx_idx = rs->context.index && json_is_object(ev->context);
+    if (app_idx) {
+        mp_bind_object(ev, ev->application, &rs->application);
+        ev->app_bound = ev->gen;
+    }
+    if (ctx_idx) {
+        mp_bind_object(ev, ev->context, &rs->context);
+        ev->ctx_bound = ev->gen;
+    }
+    const json_t *dd = json_object_getn(ev->context, "decision_date", 13);
     if (!json_is_string(dd))
         return case_error(err, "the case has no context.decision_date "
                                "(\"YYYY-MM-DD\"); the decision date comes "
@@ -442,7 +468,10 @@ static int read_case(miaopi_decision *d, const json_t *root,
                           "context.decision_date is not a valid YYYY-MM-DD "
                           "date:",
                           json_string_value(dd));
-    miaopi__date_format(d->ev.decision_date, d->date);
+    /* A date that parses is exactly "YYYY-MM-DD" with a year from 0001 to
+     * 9999, which is what formatting it would give back. */
+    memcpy(d->date, json_string_value(dd), 10);
+    d->date[10] = '\0';
     d->ev.resolvers = opts->resolvers;
     /* The decision time and deadline matter only for freshness and for
      * resolvers; most evaluations need neither, and skip the lookups. */
@@ -464,8 +493,13 @@ static int read_case(miaopi_decision *d, const json_t *root,
         const mp_field *f = &rs->application.fields[i];
         if (!f->required)
             continue;
-        const json_t *v =
-            json_object_getn(d->ev.application, f->name, f->name_len);
+        const json_t *v;
+        if (app_idx) {
+            const mp_slot *s = &ev->slots[f->slot];
+            v = s->jgen == ev->gen ? s->j : NULL;
+        } else {
+            v = json_object_getn(ev->application, f->name, f->name_len);
+        }
         if (!v || json_is_null(v))
             return case_error(err, "the application lacks the required "
                                    "field",
@@ -473,9 +507,16 @@ static int read_case(miaopi_decision *d, const json_t *root,
     }
     for (size_t i = 1; i < rs->context.nfields; i++) {
         const mp_field *f = &rs->context.fields[i];
-        const json_t *v = json_object_getn(d->ev.context, f->name,
-                                           f->name_len);
-        if (f->required && (!v || json_is_null(v)))
+        if (!f->required)
+            continue;
+        const json_t *v;
+        if (ctx_idx) {
+            const mp_slot *s = &ev->slots[f->slot];
+            v = s->jgen == ev->gen ? s->j : NULL;
+        } else {
+            v = json_object_getn(ev->context, f->name, f->name_len);
+        }
+        if (!v || json_is_null(v))
             return case_error(err, "the context lacks the required field",
                               f->name);
     }
@@ -1204,7 +1245,7 @@ int miaopi_decision_to_json(char **out, const miaopi_decision *d,
 static const mp_src_state *src_state(const miaopi_decision *d, size_t i)
 {
     static const mp_src_state unused = {0, MP_SRC_UNUSED, NULL, "", "",
-                                        "", "", false};
+                                        "", "", false, 0};
     const mp_src_state *st = &d->ev.src[i];
     return st->gen == d->ev.gen ? st : &unused;
 }

@@ -57,6 +57,38 @@ const mp_field *mp_schema_find(const mp_schema *s, const char *name,
     return NULL;
 }
 
+bool mp_schema_index(miaopi__arena *pool, mp_schema *s, size_t first)
+{
+    s->index = NULL;
+    s->index_mask = 0;
+    if (s->nfields == 0 || s->nfields > 254)
+        return true;
+    for (size_t i = 0; i < s->nfields; i++)
+        if (!s->fields[i].name)
+            return true;
+    /* At most a quarter full, so a miss (a case member the rules do not
+     * declare) usually ends at the first empty cell. */
+    if (first >= s->nfields)
+        return true;
+    uint32_t cap = 8;
+    while (cap < 4 * s->nfields)
+        cap *= 2;
+    uint8_t *idx = miaopi__arena_alloc(pool, cap);
+    if (!idx)
+        return false;
+    memset(idx, 0, cap);
+    for (size_t k = first; k < s->nfields; k++) {
+        const mp_field *f = &s->fields[k];
+        uint32_t i = mp_name_hash(f->name, f->name_len) & (cap - 1);
+        while (idx[i])
+            i = (i + 1) & (cap - 1);
+        idx[i] = (uint8_t)(k + 1);
+    }
+    s->index = idx;
+    s->index_mask = cap - 1;
+    return true;
+}
+
 const char *mp_why_text(mp_why w)
 {
     switch (w) {
@@ -296,6 +328,32 @@ void mp_value_format(const mp_value *v, const mp_type *t, miaopi__pii pii,
 
 /* ---- evaluation ---- */
 
+void mp_bind_object(mp_eval *ev, const json_t *obj, const mp_schema *s)
+{
+    /* Walking jansson's ordered key list costs a few loads per member;
+     * json_object_getn hashes the name with a seeded hash and compares
+     * with strcmp, about 140 instructions per field read. jansson keeps
+     * one member per key, so each slot is bound at most once. The value
+     * is converted here, into the slot cache, as the first read of the
+     * field would have done (its unknown reason gets the reading node as
+     * `where` when read, as every cached read does). */
+    json_t *o = (json_t *)obj;
+    uint32_t gen = ev->gen;
+    mp_slot *slots = ev->slots;
+    for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
+        const mp_field *f = mp_schema_lookup(s, json_object_iter_key(it),
+                                             json_object_iter_key_len(it));
+        if (f) {
+            mp_slot *slot = &slots[f->slot];
+            json_t *j = json_object_iter_value(it);
+            slot->jgen = gen;
+            slot->j = j;
+            slot->gen = gen;
+            mp_value_from_json(j, &f->type, NULL, &slot->v);
+        }
+    }
+}
+
 static void eval_path(mp_eval *ev, const mp_node *n, mp_value *out)
 {
     const mp_field *f = n->field;
@@ -307,9 +365,13 @@ static void eval_path(mp_eval *ev, const mp_node *n, mp_value *out)
         return;
     }
     const json_t *obj = NULL;
+    const mp_schema *s = NULL;
+    uint32_t *bound = NULL;
     switch (n->root) {
     case MP_ROOT_APPLICATION:
         obj = ev->application;
+        s = &ev->rs->application;
+        bound = &ev->app_bound;
         break;
     case MP_ROOT_CONTEXT:
         if (f == &ev->rs->context.fields[0]) {
@@ -319,6 +381,8 @@ static void eval_path(mp_eval *ev, const mp_node *n, mp_value *out)
             goto done;
         }
         obj = ev->context;
+        s = &ev->rs->context;
+        bound = &ev->ctx_bound;
         break;
     case MP_ROOT_SOURCE: {
         /* Inline in the case, or fetched lazily through a resolver; not
@@ -329,13 +393,33 @@ static void eval_path(mp_eval *ev, const mp_node *n, mp_value *out)
             mp_value_unknown(out, why, n);
             goto done;
         }
+        s = &n->source->schema;
+        bound = &ev->src[n->source->index].bound_gen;
         break;
     }
     }
-    mp_value_from_json(obj && json_is_object(obj)
-                           ? json_object_getn(obj, f->name, f->name_len)
-                           : NULL,
-                       &f->type, n, out);
+    if (!obj || !json_is_object(obj)) {
+        mp_value_unknown(out, MP_WHY_MISSING, n);
+        goto done;
+    }
+    if (!s->index) {
+        mp_value_from_json(json_object_getn(obj, f->name, f->name_len),
+                           &f->type, n, out);
+        goto done;
+    }
+    /* The first read of an object binds all its declared members; a
+     * field whose slot is still empty after that is absent. */
+    if (*bound != ev->gen) {
+        mp_bind_object(ev, obj, s);
+        *bound = ev->gen;
+        if (slot->gen == ev->gen) {
+            *out = slot->v;
+            if (MP_IS_UNKNOWN(out))
+                out->where = n;
+            return;
+        }
+    }
+    mp_value_unknown(out, MP_WHY_MISSING, n);
 done:
     slot->gen = ev->gen;
     slot->v = *out;

@@ -1643,6 +1643,15 @@ static bool load_root(loader *L, xmlNodePtr root)
     ok = load_context(L, root) && ok;
     if (!ok)
         return false;
+    /* Name indexes of the top-level schemas, for binding case objects. */
+    /* Not the context's built-in decision_date, which the evaluation
+     * reads once when it starts. */
+    if (!mp_schema_index(&rs->pool, &rs->application, 0) ||
+        !mp_schema_index(&rs->pool, &rs->context, 1))
+        return nomem(L);
+    for (size_t i = 0; i < rs->nsources; i++)
+        if (!mp_schema_index(&rs->pool, &rs->sources[i].schema, 0))
+            return nomem(L);
     L->comp.used_slots = miaopi__calloc(rs->al, (size_t)rs->nslots + 1, 1);
     if (!L->comp.used_slots)
         return nomem(L);
