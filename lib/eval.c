@@ -690,63 +690,77 @@ static void eval_call(mp_eval *ev, const mp_node *n, mp_value *out)
         out->where = n;
 }
 
-void mp_eval_node(mp_eval *ev, const mp_node *n, mp_value *out)
+#define MP_NOINLINE __attribute__((noinline))
+
+MP_NOINLINE static void eval_limit(mp_value *out, const mp_node *n)
 {
-    /* Once the budget is spent every node is UNKNOWN at once, so even an
-     * exponential expression ends quickly. */
-    if (ev->max_steps && ++ev->steps > ev->max_steps) {
-        mp_value_unknown(out, MP_WHY_LIMIT, n);
+    mp_value_unknown(out, MP_WHY_LIMIT, n);
+}
+
+MP_NOINLINE static void eval_path_node(mp_eval *ev, const mp_node *n,
+                                       mp_value *out)
+{
+    eval_path(ev, n, out);
+}
+
+MP_NOINLINE static void eval_table(mp_eval *ev, const mp_node *n,
+                                   mp_value *out)
+{
+    mp_value key;
+    mp_eval_node(ev, n->args[0], &key);
+    if (MP_IS_UNKNOWN(&key)) {
+        *out = key;
         return;
     }
+    const mp_value *v = mp_table_lookup(n->table, &key);
+    if (v)
+        *out = *v;
+    else
+        mp_value_unknown(out, MP_WHY_NO_KEY, n);
+}
+
+MP_NOINLINE static void eval_not(mp_eval *ev, const mp_node *n, mp_value *out)
+{
+    mp_eval_node(ev, n->args[0], out);
+    if (!MP_IS_UNKNOWN(out))
+        out->u.b = !out->u.b;
+}
+
+MP_NOINLINE static void eval_and(mp_eval *ev, const mp_node *n, mp_value *out)
+{
+    eval_logic(ev, n, false, out);
+}
+
+MP_NOINLINE static void eval_or(mp_eval *ev, const mp_node *n, mp_value *out)
+{
+    eval_logic(ev, n, true, out);
+}
+
+MP_NOINLINE static void eval_compare_node(mp_eval *ev, const mp_node *n,
+                                          mp_value *out)
+{
+    eval_compare(ev, n, out);
+}
+
+MP_NOINLINE static void eval_in_node(mp_eval *ev, const mp_node *n,
+                                     mp_value *out)
+{
+    eval_in(ev, n, out);
+}
+
+MP_NOINLINE static void eval_call_node(mp_eval *ev, const mp_node *n,
+                                       mp_value *out)
+{
+    eval_call(ev, n, out);
+}
+
+/* The operators the sample rules rarely use. */
+MP_NOINLINE static void eval_rare(mp_eval *ev, const mp_node *n,
+                                  mp_value *out)
+{
     switch (n->op) {
-    case MP_OP_LIT:
-        *out = n->lit;
-        return;
-    case MP_OP_PATH:
-        eval_path(ev, n, out);
-        return;
     case MP_OP_FIELD:
         eval_field(ev, n, out);
-        return;
-    case MP_OP_VAR:
-        *out = ev->vars[n->var];
-        return;
-    case MP_OP_TABLE: {
-        mp_value key;
-        mp_eval_node(ev, n->args[0], &key);
-        if (MP_IS_UNKNOWN(&key)) {
-            *out = key;
-            return;
-        }
-        const mp_value *v = mp_table_lookup(n->table, &key);
-        if (v)
-            *out = *v;
-        else
-            mp_value_unknown(out, MP_WHY_NO_KEY, n);
-        return;
-    }
-    case MP_OP_NOT:
-        mp_eval_node(ev, n->args[0], out);
-        if (!MP_IS_UNKNOWN(out))
-            out->u.b = !out->u.b;
-        return;
-    case MP_OP_AND:
-        eval_logic(ev, n, false, out);
-        return;
-    case MP_OP_OR:
-        eval_logic(ev, n, true, out);
-        return;
-    case MP_OP_EQ:
-    case MP_OP_NE:
-    case MP_OP_LT:
-    case MP_OP_LE:
-    case MP_OP_GT:
-    case MP_OP_GE:
-        eval_compare(ev, n, out);
-        return;
-    case MP_OP_IN:
-    case MP_OP_NOT_IN:
-        eval_in(ev, n, out);
         return;
     case MP_OP_ADD:
     case MP_OP_SUB:
@@ -770,9 +784,6 @@ void mp_eval_node(mp_eval *ev, const mp_node *n, mp_value *out)
             promote(n, out);
         return;
     }
-    case MP_OP_CALL:
-        eval_call(ev, n, out);
-        return;
     case MP_OP_ANY:
     case MP_OP_ALL:
     case MP_OP_COUNT:
@@ -789,8 +800,76 @@ void mp_eval_node(mp_eval *ev, const mp_node *n, mp_value *out)
             *out = v; /* present but malformed: not evidence either way */
         return;
     }
+    default:
+        break;
     }
     mp_value_unknown(out, MP_WHY_INTERNAL, n);
+}
+
+/*
+ * The dispatcher does the cheap cases itself (a literal, a field already
+ * read in this evaluation, a quantifier variable) and tail-calls one
+ * out-of-line function per operator for the rest. When every operator
+ * was inlined here, each of the ~45 nodes of a decision paid for saving
+ * and restoring the registers and stack frame of all of them.
+ */
+void mp_eval_node(mp_eval *ev, const mp_node *n, mp_value *out)
+{
+    /* Once the budget is spent every node is UNKNOWN at once, so even an
+     * exponential expression ends quickly. */
+    if (ev->max_steps && ++ev->steps > ev->max_steps) {
+        eval_limit(out, n);
+        return;
+    }
+    switch (n->op) {
+    case MP_OP_LIT:
+        *out = n->lit;
+        return;
+    case MP_OP_PATH: {
+        const mp_slot *slot = &ev->slots[n->field->slot];
+        if (slot->gen == ev->gen) {
+            *out = slot->v;
+            if (MP_IS_UNKNOWN(out))
+                out->where = n;
+            return;
+        }
+        eval_path_node(ev, n, out);
+        return;
+    }
+    case MP_OP_VAR:
+        *out = ev->vars[n->var];
+        return;
+    case MP_OP_TABLE:
+        eval_table(ev, n, out);
+        return;
+    case MP_OP_NOT:
+        eval_not(ev, n, out);
+        return;
+    case MP_OP_AND:
+        eval_and(ev, n, out);
+        return;
+    case MP_OP_OR:
+        eval_or(ev, n, out);
+        return;
+    case MP_OP_EQ:
+    case MP_OP_NE:
+    case MP_OP_LT:
+    case MP_OP_LE:
+    case MP_OP_GT:
+    case MP_OP_GE:
+        eval_compare_node(ev, n, out);
+        return;
+    case MP_OP_IN:
+    case MP_OP_NOT_IN:
+        eval_in_node(ev, n, out);
+        return;
+    case MP_OP_CALL:
+        eval_call_node(ev, n, out);
+        return;
+    default:
+        eval_rare(ev, n, out);
+        return;
+    }
 }
 
 /* ---- regex ---- */
