@@ -583,27 +583,55 @@ static void sink_put(sink *k, const char *p, size_t n)
     k->full = true;
 }
 
+static void sink_stars(sink *k, size_t n)
+{
+    static const char stars[] = "****************************************"
+                                "************************";
+    while (n > 0) {
+        size_t m = n < sizeof(stars) - 1 ? n : sizeof(stars) - 1;
+        sink_put(k, stars, m);
+        n -= m;
+    }
+}
+
 /*
  * Emits in[0..len) keeping the first `head` and last `tail` code points
  * (of n in total) and replacing every other one with '*'.
+ *
+ * In three pieces (kept head, stars, kept tail) rather than one code
+ * point at a time: sink_put of a piece stores exactly what the code
+ * points one by one would have (it falls back to them when the piece
+ * does not fit), and the piece boundaries are found with the same
+ * decoding steps.
  */
 static void emit_masked(sink *k, const char *in, size_t len, size_t n,
                         size_t head, size_t tail)
 {
-    size_t i = 0, idx = 0;
+    /* Code points idx < head or idx >= from are kept. */
+    size_t from = n > tail ? n - tail : 0;
+    size_t a = 0, b, idx;
+    uint32_t c;
 
-    while (i < len) {
-        uint32_t c;
-        size_t u = miaopi__utf8_decode(in + i, len - i, &c);
-
-        if (idx < head || idx + tail >= n) {
-            sink_put(k, in + i, u);
-        } else {
-            sink_put(k, "*", 1);
-        }
-        i += u;
-        idx++;
+    if (from <= head) {
+        sink_put(k, in, len);
+        return;
     }
+    if (n == len) {
+        /* Every code point is one byte. */
+        a = head;
+        b = from;
+    } else {
+        for (idx = 0; idx < head && a < len; idx++) {
+            a += miaopi__utf8_decode(in + a, len - a, &c);
+        }
+        b = a;
+        for (; idx < from && b < len; idx++) {
+            b += miaopi__utf8_decode(in + b, len - b, &c);
+        }
+    }
+    sink_put(k, in, a);
+    sink_stars(k, from - head);
+    sink_put(k, in + b, len - b);
 }
 
 size_t miaopi__mask(miaopi__pii cls, const char *in, size_t len, char *out,
