@@ -525,6 +525,16 @@ typedef struct mp_eval {
     int64_t ref_instant;      /* freshness reference, Unix seconds */
     const char *deadline;     /* context.deadline verbatim, or "" */
     unsigned long fetch_calls;
+    /* The last ID number parsed in this evaluation (builtins.c): rules
+     * and messages check and take apart the same one several times.
+     * Keyed by the string's address and length, which name the same bytes
+     * for the whole evaluation (case strings, literals and arena strings
+     * are not changed or reused before the next one). */
+    uint32_t cnid_gen;
+    const char *cnid_p;
+    size_t cnid_len;
+    int cnid_rc;
+    miaopi__cnid cnid;
     uint64_t steps;     /* nodes evaluated so far */
     uint64_t max_steps; /* 0: unlimited (constant folding) */
 } mp_eval;
