@@ -352,9 +352,10 @@ static void ev_case(mp_eval *ev, const mp_node *n, const mp_value *a,
 {
     /* Nothing to change (an ID number in upper case already, the usual
      * case): the value itself, without a copy. */
-    char lo = n->fn->name[0] == 'l' ? 'A' : 'a';
+    unsigned char lo = n->fn->name[0] == 'l' ? 'A' : 'a';
+    const unsigned char *p = (const unsigned char *)a[0].u.s.p;
     size_t i = 0;
-    while (i < a[0].u.s.len && !(a[0].u.s.p[i] >= lo && a[0].u.s.p[i] <= lo + 25))
+    while (i < a[0].u.s.len && (unsigned char)(p[i] - lo) >= 26u)
         i++;
     if (i == a[0].u.s.len) {
         set_str(out, a[0].u.s.p, a[0].u.s.len);

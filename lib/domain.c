@@ -272,10 +272,12 @@ miaopi__cnid_status miaopi__cnid_parse(const char *s, size_t len,
     if (s == NULL || len != 18) {
         return MIAOPI__CNID_LENGTH;
     }
+    /* The digits and the check sum in one pass. */
     for (i = 0; i < 17; i++) {
         if (!is_digit(s[i])) {
             return MIAOPI__CNID_CHARS;
         }
+        sum += digit_val(s[i]) * weights[i];
     }
     /* Accept the lower-case 'x' that people commonly type. */
     last = s[17] == 'x' ? 'X' : s[17];
@@ -290,9 +292,6 @@ miaopi__cnid_status miaopi__cnid_parse(const char *s, size_t len,
     (void)read_digits(s + 12, 2, &d);
     if (y < 1800 || !miaopi__date_valid(y, m, d)) {
         return MIAOPI__CNID_BIRTH_DATE;
-    }
-    for (i = 0; i < 17; i++) {
-        sum += digit_val(s[i]) * weights[i];
     }
     if (check_chars[sum % 11] != last) {
         return MIAOPI__CNID_CHECKSUM;
@@ -333,29 +332,24 @@ bool miaopi__uscc_valid(const char *s, size_t len)
     /* Weight i is 3^i mod 31. */
     static const int weights[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20,
                                     29, 25, 13, 8, 24, 10, 30, 28};
-    int v[18];
-    int i, sum = 0, check;
+    int i, sum = 0, check, v = 0;
 
     if (s == NULL || len != 18) {
         return false;
     }
+    /* One pass: the value of each character, the numeric division code
+     * at positions 3-8 (only digits have values below 10), the sum. */
     for (i = 0; i < 18; i++) {
-        v[i] = uscc_value(s[i]);
-        if (v[i] < 0) {
+        v = uscc_value(s[i]);
+        if (v < 0 || (i >= 2 && i < 8 && v >= 10)) {
             return false;
         }
-    }
-    /* Positions 3-8: the administrative division code is numeric. */
-    for (i = 2; i < 8; i++) {
-        if (!is_digit(s[i])) {
-            return false;
+        if (i < 17) {
+            sum += v * weights[i];
         }
-    }
-    for (i = 0; i < 17; i++) {
-        sum += v[i] * weights[i];
     }
     check = 31 - sum % 31;
-    return v[17] == (check == 31 ? 0 : check);
+    return v == (check == 31 ? 0 : check);
 }
 
 /* ---- UTF-8 ------------------------------------------------------------- */
@@ -424,6 +418,11 @@ size_t miaopi__utf8_length(const char *s, size_t len)
     uint32_t cp;
 
     while (i < len) {
+        if ((unsigned char)s[i] < 0x80u) {
+            i++; /* what decoding an ASCII byte gives */
+            n++;
+            continue;
+        }
         i += miaopi__utf8_decode(s + i, len - i, &cp);
         n++;
     }

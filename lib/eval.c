@@ -119,8 +119,9 @@ void mp_value_unknown(mp_value *out, mp_why why, const mp_node *where)
     out->where = where;
 }
 
-void mp_value_from_json(const json_t *j, const mp_type *t,
-                        const mp_node *where, mp_value *out)
+static inline __attribute__((always_inline)) void
+value_from_json(const json_t *j, const mp_type *t, const mp_node *where,
+                mp_value *out)
 {
     if (!j || json_is_null(j)) {
         mp_value_unknown(out, MP_WHY_MISSING, where);
@@ -179,6 +180,12 @@ void mp_value_from_json(const json_t *j, const mp_type *t,
         break;
     }
     mp_value_unknown(out, MP_WHY_TYPE, where);
+}
+
+void mp_value_from_json(const json_t *j, const mp_type *t,
+                        const mp_node *where, mp_value *out)
+{
+    value_from_json(j, t, where, out);
 }
 
 void mp_list_get(const mp_value *list, const mp_type *elem, size_t i,
@@ -349,7 +356,7 @@ void mp_bind_object(mp_eval *ev, const json_t *obj, const mp_schema *s)
             slot->jgen = gen;
             slot->j = j;
             slot->gen = gen;
-            mp_value_from_json(j, &f->type, NULL, &slot->v);
+            value_from_json(j, &f->type, NULL, &slot->v);
         }
     }
 }
