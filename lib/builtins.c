@@ -354,10 +354,11 @@ static void ev_case(mp_eval *ev, const mp_node *n, const mp_value *a,
      * case): the value itself, without a copy. */
     unsigned char lo = n->fn->name[0] == 'l' ? 'A' : 'a';
     const unsigned char *p = (const unsigned char *)a[0].u.s.p;
-    size_t i = 0;
-    while (i < a[0].u.s.len && (unsigned char)(p[i] - lo) >= 26u)
-        i++;
-    if (i == a[0].u.s.len) {
+    size_t n_in = a[0].u.s.len;
+    unsigned hit = 0;
+    for (size_t i = 0; i < n_in; i++) /* no early exit: vectorised */
+        hit |= (unsigned char)(p[i] - lo) < 26u;
+    if (!hit) {
         set_str(out, a[0].u.s.p, a[0].u.s.len);
         return;
     }

@@ -313,18 +313,17 @@ miaopi__cnid_status miaopi__cnid_parse(const char *s, size_t len,
  */
 static int uscc_value(char c)
 {
-    static const signed char letters[26] = {
-        10, 11, 12, 13, 14, 15, 16, 17, -1, 18, 19, 20, 21, /* A-M */
-        22, -1, 23, 24, 25, -1, 26, 27, -1, 28, 29, 30, -1, /* N-Z */
+    /* Value + 1 of each character; 0: not in the code's alphabet. */
+    static const signed char value1[256] = {
+        ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
+        ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['A'] = 11, ['B'] = 12,
+        ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16, ['G'] = 17, ['H'] = 18,
+        ['J'] = 19, ['K'] = 20, ['L'] = 21, ['M'] = 22, ['N'] = 23, ['P'] = 24,
+        ['Q'] = 25, ['R'] = 26, ['T'] = 27, ['U'] = 28, ['W'] = 29, ['X'] = 30,
+        ['Y'] = 31,
     };
 
-    if (is_digit(c)) {
-        return digit_val(c);
-    }
-    if (c >= 'A' && c <= 'Z') {
-        return letters[c - 'A'];
-    }
-    return -1;
+    return value1[(unsigned char)c] - 1;
 }
 
 bool miaopi__uscc_valid(const char *s, size_t len)
