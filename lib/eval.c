@@ -494,6 +494,33 @@ static void eval_in(mp_eval *ev, const mp_node *n, mp_value *out)
     bool negate = n->op == MP_OP_NOT_IN;
     mp_value unknown;
     bool seen_unknown = false;
+    if (list.u.list.items && x.kind == MP_T_STRING) {
+        /* A constant list of strings (eligible_degrees): compared in
+         * place, without copying each item out. */
+        const mp_value *it = list.u.list.items;
+        for (size_t i = 0; i < list.u.list.n; i++) {
+            if (MP_IS_UNKNOWN(&it[i])) {
+                if (!seen_unknown)
+                    unknown = it[i];
+                seen_unknown = true;
+                continue;
+            }
+            if (it[i].kind == MP_T_STRING && it[i].u.s.len == x.u.s.len &&
+                memcmp(it[i].u.s.p, x.u.s.p, x.u.s.len) == 0) {
+                set_bool(out, !negate);
+                return;
+            }
+            if (it[i].kind != MP_T_STRING && mp_value_eq(&x, &it[i])) {
+                set_bool(out, !negate);
+                return;
+            }
+        }
+        if (seen_unknown)
+            *out = unknown;
+        else
+            set_bool(out, negate);
+        return;
+    }
     for (size_t i = 0; i < list.u.list.n; i++) {
         mp_value e;
         mp_list_get(&list, n->args[1]->type.elem, i, n->args[1], &e);
@@ -824,7 +851,7 @@ void mp_eval_node(mp_eval *ev, const mp_node *n, mp_value *out)
 {
     /* Once the budget is spent every node is UNKNOWN at once, so even an
      * exponential expression ends quickly. */
-    if (ev->max_steps && ++ev->steps > ev->max_steps) {
+    if (__builtin_expect(++ev->steps > ev->max_steps, 0)) {
         eval_limit(out, n);
         return;
     }

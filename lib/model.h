@@ -536,7 +536,7 @@ typedef struct mp_eval {
     int cnid_rc;
     miaopi__cnid cnid;
     uint64_t steps;     /* nodes evaluated so far */
-    uint64_t max_steps; /* 0: unlimited (constant folding) */
+    uint64_t max_steps; /* UINT64_MAX: unlimited (constant folding) */
 } mp_eval;
 
 /* data.c: the record of source src for this evaluation, or NULL with
