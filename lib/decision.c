@@ -169,6 +169,8 @@ static int prepare(miaopi_decision *d, const miaopi_ruleset *rs)
     if (++d->ev.gen == 0) {
         memset(d->ev.slots, 0, d->ev.cap_slots * sizeof(mp_slot));
         memset(d->ev.src, 0, d->ev.cap_src * sizeof(mp_src_state));
+        d->ev.app_bound = d->ev.ctx_bound = 0;
+        d->ev.cnid_gen = 0;
         d->ev.gen = 1;
     }
     /* Records fetched for the previous case are dropped. */
