@@ -324,7 +324,7 @@ static void ev_name_eq(mp_eval *ev, const mp_node *n, const mp_value *a,
     /* Identical bytes normalise identically: the common case (the name
      * as the registry holds it) needs no normalisation at all. */
     if (a[0].u.s.len == a[1].u.s.len &&
-        memcmp(a[0].u.s.p, a[1].u.s.p, a[0].u.s.len) == 0) {
+        mp_name_eq(a[0].u.s.p, a[1].u.s.p, a[0].u.s.len)) {
         set_bool(out, true);
         return;
     }

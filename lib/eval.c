@@ -235,7 +235,7 @@ bool mp_value_eq(const mp_value *a, const mp_value *b)
 {
     if (a->kind == MP_T_STRING && b->kind == MP_T_STRING)
         return a->u.s.len == b->u.s.len &&
-               memcmp(a->u.s.p, b->u.s.p, a->u.s.len) == 0;
+               mp_name_eq(a->u.s.p, b->u.s.p, a->u.s.len);
     return mp_value_cmp(a, b) == 0;
 }
 
@@ -506,7 +506,7 @@ static void eval_in(mp_eval *ev, const mp_node *n, mp_value *out)
                 continue;
             }
             if (it[i].kind == MP_T_STRING && it[i].u.s.len == x.u.s.len &&
-                memcmp(it[i].u.s.p, x.u.s.p, x.u.s.len) == 0) {
+                mp_name_eq(it[i].u.s.p, x.u.s.p, x.u.s.len)) {
                 set_bool(out, !negate);
                 return;
             }

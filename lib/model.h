@@ -91,9 +91,10 @@ static inline uint32_t mp_name_hash(const char *s, size_t len)
     return h ^ (h >> 15);
 }
 
-/* a[0..len) == b[0..len), inline: member names are short, and a call to
- * memcmp cost more than the rest of a lookup. Loads stay inside both
- * strings (two overlapping words). */
+/* a[0..len) == b[0..len), inline: member names and most compared values
+ * (ID numbers, names, codes) are short, and a call to memcmp cost more
+ * than the rest of a lookup. Loads stay inside both strings (two
+ * overlapping words). */
 static inline bool mp_name_eq(const char *a, const char *b, size_t len)
 {
     if (len >= 8) {
