@@ -306,7 +306,7 @@ static const char *render_template(miaopi_decision *d, const mp_template *t)
     for (size_t i = 0; i < t->nparts; i++) {
         const mp_template_part *p = &t->parts[i];
         if (p->text) {
-            miaopi__buf_add(b, p->text, p->len);
+            mp_buf_add(b, p->text, p->len);
             continue;
         }
         mp_value v;

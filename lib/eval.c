@@ -245,7 +245,7 @@ static void format_plain(const mp_value *v, const mp_type *t,
     char tmp[64];
     switch (v->kind) {
     case MP_T_STRING:
-        miaopi__buf_add(out, v->u.s.p, v->u.s.len);
+        mp_buf_add(out, v->u.s.p, v->u.s.len);
         break;
     case MP_T_INT: {
         /* Integers are formatted by hand: vsnprintf was a tenth of the
@@ -257,7 +257,7 @@ static void format_plain(const mp_value *v, const mp_type *t,
         while ((u /= 10) != 0);
         if (v->u.i < 0)
             *--p = '-';
-        miaopi__buf_add(out, p, (size_t)(e - p));
+        mp_buf_add(out, p, (size_t)(e - p));
         break;
     }
     case MP_T_DEC:
@@ -268,8 +268,8 @@ static void format_plain(const mp_value *v, const mp_type *t,
         miaopi__buf_adds(out, v->u.b ? "true" : "false");
         break;
     case MP_T_DATE:
-        miaopi__date_format(v->u.date, tmp);
-        miaopi__buf_adds(out, tmp);
+        /* 10 bytes, or 0 (an empty string) out of range. */
+        mp_buf_add(out, tmp, miaopi__date_format(v->u.date, tmp));
         break;
     case MP_T_LIST: {
         miaopi__buf_addc(out, '[');

@@ -121,6 +121,19 @@ static inline bool mp_name_eq(const char *a, const char *b, size_t len)
     return true;
 }
 
+/* miaopi__buf_add with the common case (it fits) inline: rendering
+ * appends many short pieces. Same effect as miaopi__buf_add. */
+static inline void mp_buf_add(miaopi__buf *b, const char *s, size_t n)
+{
+    if (!b->failed && b->cap > b->len && n < b->cap - b->len) {
+        memcpy(b->data + b->len, s, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return;
+    }
+    miaopi__buf_add(b, s, n);
+}
+
 /* The field of s named name[0..len), through the index; NULL if none. */
 static inline const mp_field *mp_schema_lookup(const mp_schema *s,
                                                const char *name, size_t len)
