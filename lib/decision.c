@@ -46,6 +46,18 @@ struct miaopi_decision {
     miaopi__arena arena;
     miaopi__buf text;     /* rendering scratch, reused */
     miaopi__buf scratch;
+    /* Masked values already rendered in this evaluation: both languages
+     * of a message show the same classified fields. Keyed by the value's
+     * bytes (address and length: the same bytes for the whole
+     * evaluation) and class; the masked text is kept in `masked`. */
+    struct {
+        const char *p;
+        size_t len;
+        miaopi__pii pii;
+        size_t off, n;
+    } mask_memo[8];
+    size_t nmask_memo;
+    miaopi__buf masked;
     char id[64];          /* decision id; "" until given or made */
     bool spot_check;
     double spot_rate;
@@ -75,6 +87,7 @@ int miaopi_decision_new_with(miaopi_decision **out,
     miaopi__arena_init(&d->arena, d->al);
     miaopi__buf_init_al(&d->text, d->al);
     miaopi__buf_init_al(&d->scratch, d->al);
+    miaopi__buf_init_al(&d->masked, d->al);
     d->ev.arena = &d->arena;
     /* PCRE2's match data comes from the decision's allocator too. */
     d->ev.gctx = pcre2_general_context_create(
@@ -108,6 +121,7 @@ void miaopi_decision_free(miaopi_decision *d)
     miaopi__arena_free(&d->arena);
     miaopi__buf_free(&d->text);
     miaopi__buf_free(&d->scratch);
+    miaopi__buf_free(&d->masked);
     miaopi_decision_free(d->shadow);
     miaopi__aux_free(d->aux);
     miaopi_ruleset_unref(d->rs);
@@ -298,6 +312,40 @@ static const char *why_zh(miaopi_decision *d, const result *r)
 
 /* ---- message rendering ---- */
 
+/* mp_value_format of a classified string, remembered for the rest of
+ * the evaluation. */
+static void format_masked(miaopi_decision *d, const mp_value *v,
+                          const mp_template_part *p, miaopi__buf *b)
+{
+    for (size_t i = 0; i < d->nmask_memo; i++)
+        if (d->mask_memo[i].p == v->u.s.p &&
+            d->mask_memo[i].len == v->u.s.len &&
+            d->mask_memo[i].pii == p->pii) {
+            mp_buf_add(b, d->masked.data + d->mask_memo[i].off,
+                       d->mask_memo[i].n);
+            return;
+        }
+    size_t start = b->len;
+    mp_value_format(v, &p->expr->type, p->pii, b, &d->scratch);
+    if (b->failed || d->nmask_memo == sizeof(d->mask_memo) /
+                                           sizeof(d->mask_memo[0]))
+        return;
+    /* Not kept if the copy cannot grow: the next use masks again. */
+    size_t off = d->masked.len;
+    mp_buf_add(&d->masked, b->data + start, b->len - start);
+    if (d->masked.failed) {
+        d->masked.failed = false;
+        d->masked.len = off;
+        return;
+    }
+    d->mask_memo[d->nmask_memo].p = v->u.s.p;
+    d->mask_memo[d->nmask_memo].len = v->u.s.len;
+    d->mask_memo[d->nmask_memo].pii = p->pii;
+    d->mask_memo[d->nmask_memo].off = off;
+    d->mask_memo[d->nmask_memo].n = b->len - start;
+    d->nmask_memo++;
+}
+
 static const char *render_template(miaopi_decision *d, const mp_template *t)
 {
     miaopi__buf *b = &d->text;
@@ -313,6 +361,8 @@ static const char *render_template(miaopi_decision *d, const mp_template *t)
         mp_eval_node(&d->ev, p->expr, &v);
         if (MP_IS_UNKNOWN(&v))
             miaopi__buf_adds(b, "?");
+        else if (p->pii != MIAOPI__PII_NONE && v.kind == MP_T_STRING)
+            format_masked(d, &v, p, b);
         else
             mp_value_format(&v, &p->expr->type, p->pii, b, &d->scratch);
     }
@@ -770,6 +820,8 @@ int miaopi_evaluate(miaopi_decision *out, const miaopi_ruleset *rs,
     /* Messages get a budget of their own: a spent budget must not blank
      * the explanation of a decision. */
     out->ev.steps = 0;
+    out->nmask_memo = 0;
+    out->masked.len = 0;
     for (size_t k = 0; k < out->nreasons; k++)
         if (out->reasons[k] != SIZE_MAX)
             render(out, out->reasons[k]);
