@@ -78,17 +78,15 @@ const mp_field *mp_schema_find(const mp_schema *s, const char *name,
  * memory. Schemas of more than 254 fields get no index. */
 bool mp_schema_index(miaopi__arena *pool, mp_schema *s, size_t first);
 
-/* Hash of a member name for the schema index: cheap (length and three
- * bytes); collisions are settled by comparing the name. */
+/* Hash of a member name for the schema index: cheap (the length and the
+ * first and last bytes); collisions are settled by probing and comparing
+ * the name. */
 static inline uint32_t mp_name_hash(const char *s, size_t len)
 {
     if (len == 0)
         return 0;
-    uint32_t h = (uint32_t)len * 0x9E3779B1u;
-    h ^= (uint32_t)(unsigned char)s[0] * 0x85EBCA77u;
-    h ^= (uint32_t)(unsigned char)s[len - 1] * 0xC2B2AE3Du;
-    h ^= (uint32_t)(unsigned char)s[len / 2] * 0x27D4EB2Fu;
-    return h ^ (h >> 15);
+    return (uint32_t)len * 8u + (uint32_t)(unsigned char)s[0] * 3u +
+           (uint32_t)(unsigned char)s[len - 1];
 }
 
 /* a[0..len) == b[0..len), inline: member names and most compared values
