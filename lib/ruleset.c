@@ -1385,6 +1385,10 @@ static bool verify_rule(loader *L, xmlNodePtr fn, const mp_binding *b,
         return nomem(L);
     r->require = mp_compile(&L->comp, text, strlen(text));
     r->when = mp_compile(&L->comp, when, strlen(when));
+    /* The generated texts, for traces (which read sub-expressions out of
+     * them; without them tracing a verify rule dereferenced NULL). */
+    r->require_text = text;
+    r->when_text = when;
     mp_node *an = mp_compile(&L->comp, ap, strlen(ap));
     mp_node *sn2 = mp_compile(&L->comp, sp, strlen(sp));
     if (!r->require || !r->when || !an || !sn2)
