@@ -222,22 +222,40 @@ static void ev_age(mp_eval *ev, const mp_node *n, const mp_value *a,
         fail(out, MP_WHY_INVALID, n); /* born after the date */
 }
 
+/* miaopi__cnid_parse of a string value, remembered for the rest of the
+ * evaluation (id_valid and id_birth_date of the same field are common,
+ * and a failing age rule's message takes the birth date again). */
+static miaopi__cnid_status parse_cnid(mp_eval *ev, const mp_value *v,
+                                      miaopi__cnid *id)
+{
+    if (ev->cnid_gen == ev->gen && ev->cnid_p && ev->cnid_p == v->u.s.p &&
+        ev->cnid_len == v->u.s.len) {
+        *id = ev->cnid;
+        return (miaopi__cnid_status)ev->cnid_rc;
+    }
+    miaopi__cnid_status rc = miaopi__cnid_parse(v->u.s.p, v->u.s.len, id);
+    ev->cnid_gen = ev->gen;
+    ev->cnid_p = v->u.s.p;
+    ev->cnid_len = v->u.s.len;
+    ev->cnid_rc = (int)rc;
+    if (rc == MIAOPI__CNID_OK)
+        ev->cnid = *id;
+    return rc;
+}
+
 static void ev_id_valid(mp_eval *ev, const mp_node *n, const mp_value *a,
                         mp_value *out)
 {
-    MP_UNUSED(ev);
     MP_UNUSED(n);
     miaopi__cnid id;
-    set_bool(out, miaopi__cnid_parse(a[0].u.s.p, a[0].u.s.len, &id) ==
-                      MIAOPI__CNID_OK);
+    set_bool(out, parse_cnid(ev, &a[0], &id) == MIAOPI__CNID_OK);
 }
 
 static void ev_id_birth_date(mp_eval *ev, const mp_node *n,
                              const mp_value *a, mp_value *out)
 {
-    MP_UNUSED(ev);
     miaopi__cnid id;
-    if (miaopi__cnid_parse(a[0].u.s.p, a[0].u.s.len, &id) == MIAOPI__CNID_OK)
+    if (parse_cnid(ev, &a[0], &id) == MIAOPI__CNID_OK)
         set_date(out, id.birth);
     else
         fail(out, MP_WHY_INVALID, n);
@@ -246,9 +264,8 @@ static void ev_id_birth_date(mp_eval *ev, const mp_node *n,
 static void ev_id_sex(mp_eval *ev, const mp_node *n, const mp_value *a,
                       mp_value *out)
 {
-    MP_UNUSED(ev);
     miaopi__cnid id;
-    if (miaopi__cnid_parse(a[0].u.s.p, a[0].u.s.len, &id) != MIAOPI__CNID_OK)
+    if (parse_cnid(ev, &a[0], &id) != MIAOPI__CNID_OK)
         fail(out, MP_WHY_INVALID, n);
     else if (id.sex == 'M')
         set_str(out, "男", strlen("男"));
@@ -260,8 +277,7 @@ static void ev_id_region(mp_eval *ev, const mp_node *n, const mp_value *a,
                          mp_value *out)
 {
     miaopi__cnid id;
-    if (miaopi__cnid_parse(a[0].u.s.p, a[0].u.s.len, &id) !=
-        MIAOPI__CNID_OK) {
+    if (parse_cnid(ev, &a[0], &id) != MIAOPI__CNID_OK) {
         fail(out, MP_WHY_INVALID, n);
         return;
     }
@@ -308,7 +324,7 @@ static void ev_name_eq(mp_eval *ev, const mp_node *n, const mp_value *a,
     /* Identical bytes normalise identically: the common case (the name
      * as the registry holds it) needs no normalisation at all. */
     if (a[0].u.s.len == a[1].u.s.len &&
-        memcmp(a[0].u.s.p, a[1].u.s.p, a[0].u.s.len) == 0) {
+        mp_name_eq(a[0].u.s.p, a[1].u.s.p, a[0].u.s.len)) {
         set_bool(out, true);
         return;
     }
@@ -334,6 +350,18 @@ static void ev_trim(mp_eval *ev, const mp_node *n, const mp_value *a,
 static void ev_case(mp_eval *ev, const mp_node *n, const mp_value *a,
                     mp_value *out)
 {
+    /* Nothing to change (an ID number in upper case already, the usual
+     * case): the value itself, without a copy. */
+    unsigned char lo = n->fn->name[0] == 'l' ? 'A' : 'a';
+    const unsigned char *p = (const unsigned char *)a[0].u.s.p;
+    size_t n_in = a[0].u.s.len;
+    unsigned hit = 0;
+    for (size_t i = 0; i < n_in; i++) /* no early exit: vectorised */
+        hit |= (unsigned char)(p[i] - lo) < 26u;
+    if (!hit) {
+        set_str(out, a[0].u.s.p, a[0].u.s.len);
+        return;
+    }
     char *buf = miaopi__arena_alloc(ev->arena, a[0].u.s.len + 1);
     if (!buf) {
         oom(ev, out, n);

@@ -46,6 +46,18 @@ struct miaopi_decision {
     miaopi__arena arena;
     miaopi__buf text;     /* rendering scratch, reused */
     miaopi__buf scratch;
+    /* Masked values already rendered in this evaluation: both languages
+     * of a message show the same classified fields. Keyed by the value's
+     * bytes (address and length: the same bytes for the whole
+     * evaluation) and class; the masked text is kept in `masked`. */
+    struct {
+        const char *p;
+        size_t len;
+        miaopi__pii pii;
+        size_t off, n;
+    } mask_memo[8];
+    size_t nmask_memo;
+    miaopi__buf masked;
     char id[64];          /* decision id; "" until given or made */
     bool spot_check;
     double spot_rate;
@@ -75,6 +87,7 @@ int miaopi_decision_new_with(miaopi_decision **out,
     miaopi__arena_init(&d->arena, d->al);
     miaopi__buf_init_al(&d->text, d->al);
     miaopi__buf_init_al(&d->scratch, d->al);
+    miaopi__buf_init_al(&d->masked, d->al);
     d->ev.arena = &d->arena;
     /* PCRE2's match data comes from the decision's allocator too. */
     d->ev.gctx = pcre2_general_context_create(
@@ -108,6 +121,7 @@ void miaopi_decision_free(miaopi_decision *d)
     miaopi__arena_free(&d->arena);
     miaopi__buf_free(&d->text);
     miaopi__buf_free(&d->scratch);
+    miaopi__buf_free(&d->masked);
     miaopi_decision_free(d->shadow);
     miaopi__aux_free(d->aux);
     miaopi_ruleset_unref(d->rs);
@@ -169,6 +183,8 @@ static int prepare(miaopi_decision *d, const miaopi_ruleset *rs)
     if (++d->ev.gen == 0) {
         memset(d->ev.slots, 0, d->ev.cap_slots * sizeof(mp_slot));
         memset(d->ev.src, 0, d->ev.cap_src * sizeof(mp_src_state));
+        d->ev.app_bound = d->ev.ctx_bound = 0;
+        d->ev.cnid_gen = 0;
         d->ev.gen = 1;
     }
     /* Records fetched for the previous case are dropped. */
@@ -296,6 +312,40 @@ static const char *why_zh(miaopi_decision *d, const result *r)
 
 /* ---- message rendering ---- */
 
+/* mp_value_format of a classified string, remembered for the rest of
+ * the evaluation. */
+static void format_masked(miaopi_decision *d, const mp_value *v,
+                          const mp_template_part *p, miaopi__buf *b)
+{
+    for (size_t i = 0; i < d->nmask_memo; i++)
+        if (d->mask_memo[i].p == v->u.s.p &&
+            d->mask_memo[i].len == v->u.s.len &&
+            d->mask_memo[i].pii == p->pii) {
+            mp_buf_add(b, d->masked.data + d->mask_memo[i].off,
+                       d->mask_memo[i].n);
+            return;
+        }
+    size_t start = b->len;
+    mp_value_format(v, &p->expr->type, p->pii, b, &d->scratch);
+    if (b->failed || d->nmask_memo == sizeof(d->mask_memo) /
+                                           sizeof(d->mask_memo[0]))
+        return;
+    /* Not kept if the copy cannot grow: the next use masks again. */
+    size_t off = d->masked.len;
+    mp_buf_add(&d->masked, b->data + start, b->len - start);
+    if (d->masked.failed) {
+        d->masked.failed = false;
+        d->masked.len = off;
+        return;
+    }
+    d->mask_memo[d->nmask_memo].p = v->u.s.p;
+    d->mask_memo[d->nmask_memo].len = v->u.s.len;
+    d->mask_memo[d->nmask_memo].pii = p->pii;
+    d->mask_memo[d->nmask_memo].off = off;
+    d->mask_memo[d->nmask_memo].n = b->len - start;
+    d->nmask_memo++;
+}
+
 static const char *render_template(miaopi_decision *d, const mp_template *t)
 {
     miaopi__buf *b = &d->text;
@@ -304,13 +354,15 @@ static const char *render_template(miaopi_decision *d, const mp_template *t)
     for (size_t i = 0; i < t->nparts; i++) {
         const mp_template_part *p = &t->parts[i];
         if (p->text) {
-            miaopi__buf_add(b, p->text, p->len);
+            mp_buf_add(b, p->text, p->len);
             continue;
         }
         mp_value v;
         mp_eval_node(&d->ev, p->expr, &v);
         if (MP_IS_UNKNOWN(&v))
             miaopi__buf_adds(b, "?");
+        else if (p->pii != MIAOPI__PII_NONE && v.kind == MP_T_STRING)
+            format_masked(d, &v, p, b);
         else
             mp_value_format(&v, &p->expr->type, p->pii, b, &d->scratch);
     }
@@ -427,10 +479,50 @@ static int read_case(miaopi_decision *d, const json_t *root,
                      miaopi_error *err)
 {
     const miaopi_ruleset *rs = d->rs;
-    d->ev.application = json_object_getn(root, "application", 11);
-    d->ev.context = json_object_getn(root, "context", 7);
-    d->ev.sources = json_object_getn(root, "sources", 7);
-    const json_t *dd = json_object_getn(d->ev.context, "decision_date", 13);
+    mp_eval *ev = &d->ev;
+    /* One walk over the root's members instead of three lookups. */
+    ev->application = ev->context = ev->sources = NULL;
+    json_t *r = (json_t *)root;
+    for (void *it = json_object_iter(r); it; it = json_object_iter_next(r, it)) {
+        const char *k = json_object_iter_key(it);
+        size_t len = json_object_iter_key_len(it);
+        if (len == 11 && memcmp(k, "application", 11) == 0)
+            ev->application = json_object_iter_value(it);
+        else if (len == 7 && memcmp(k, "context", 7) == 0)
+            ev->context = json_object_iter_value(it);
+        else if (len == 7 && memcmp(k, "sources", 7) == 0)
+            ev->sources = json_object_iter_value(it);
+    }
+    /* The application's and context's members are bound to their slots
+     * now: the required-field checks below and the rules read them
+     * there. */
+    bool app_idx = rs->application.index && json_is_object(ev->application);
+    /* decision_date is not in the context's index: it is read once, here
+     * (and the evaluation takes it from ev->decision_date). */
+    bool ctx_idx = rs->context.index && json_is_object(ev->context);
+    if (app_idx) {
+        mp_bind_object(ev, ev->application, &rs->application);
+        ev->app_bound = ev->gen;
+    }
+    if (ctx_idx) {
+        mp_bind_object(ev, ev->context, &rs->context);
+        ev->ctx_bound = ev->gen;
+    }
+    /* decision_date is usually among the first members of a small
+     * context: a short walk finds it for less than a hashed lookup. */
+    const json_t *dd = NULL;
+    json_t *cx = (json_t *)ev->context;
+    int walked = 0;
+    void *it = json_object_iter(cx);
+    for (; it && walked < 4; it = json_object_iter_next(cx, it), walked++) {
+        if (json_object_iter_key_len(it) == 13 &&
+            memcmp(json_object_iter_key(it), "decision_date", 13) == 0) {
+            dd = json_object_iter_value(it);
+            break;
+        }
+    }
+    if (!dd && it)
+        dd = json_object_getn(cx, "decision_date", 13);
     if (!json_is_string(dd))
         return case_error(err, "the case has no context.decision_date "
                                "(\"YYYY-MM-DD\"); the decision date comes "
@@ -442,7 +534,10 @@ static int read_case(miaopi_decision *d, const json_t *root,
                           "context.decision_date is not a valid YYYY-MM-DD "
                           "date:",
                           json_string_value(dd));
-    miaopi__date_format(d->ev.decision_date, d->date);
+    /* A date that parses is exactly "YYYY-MM-DD" with a year from 0001 to
+     * 9999, which is what formatting it would give back. */
+    memcpy(d->date, json_string_value(dd), 10);
+    d->date[10] = '\0';
     d->ev.resolvers = opts->resolvers;
     /* The decision time and deadline matter only for freshness and for
      * resolvers; most evaluations need neither, and skip the lookups. */
@@ -464,8 +559,13 @@ static int read_case(miaopi_decision *d, const json_t *root,
         const mp_field *f = &rs->application.fields[i];
         if (!f->required)
             continue;
-        const json_t *v =
-            json_object_getn(d->ev.application, f->name, f->name_len);
+        const json_t *v;
+        if (app_idx) {
+            const mp_slot *s = &ev->slots[f->slot];
+            v = s->jgen == ev->gen ? s->j : NULL;
+        } else {
+            v = json_object_getn(ev->application, f->name, f->name_len);
+        }
         if (!v || json_is_null(v))
             return case_error(err, "the application lacks the required "
                                    "field",
@@ -473,9 +573,16 @@ static int read_case(miaopi_decision *d, const json_t *root,
     }
     for (size_t i = 1; i < rs->context.nfields; i++) {
         const mp_field *f = &rs->context.fields[i];
-        const json_t *v = json_object_getn(d->ev.context, f->name,
-                                           f->name_len);
-        if (f->required && (!v || json_is_null(v)))
+        if (!f->required)
+            continue;
+        const json_t *v;
+        if (ctx_idx) {
+            const mp_slot *s = &ev->slots[f->slot];
+            v = s->jgen == ev->gen ? s->j : NULL;
+        } else {
+            v = json_object_getn(ev->context, f->name, f->name_len);
+        }
+        if (!v || json_is_null(v))
             return case_error(err, "the context lacks the required field",
                               f->name);
     }
@@ -719,6 +826,8 @@ int miaopi_evaluate(miaopi_decision *out, const miaopi_ruleset *rs,
     /* Messages get a budget of their own: a spent budget must not blank
      * the explanation of a decision. */
     out->ev.steps = 0;
+    out->nmask_memo = 0;
+    out->masked.len = 0;
     for (size_t k = 0; k < out->nreasons; k++)
         if (out->reasons[k] != SIZE_MAX)
             render(out, out->reasons[k]);
@@ -1258,7 +1367,7 @@ int miaopi_decision_to_json(char **out, const miaopi_decision *d,
 static const mp_src_state *src_state(const miaopi_decision *d, size_t i)
 {
     static const mp_src_state unused = {0, MP_SRC_UNUSED, NULL, "", "",
-                                        "", "", false};
+                                        "", "", false, 0};
     const mp_src_state *st = &d->ev.src[i];
     return st->gen == d->ev.gen ? st : &unused;
 }

@@ -272,10 +272,12 @@ miaopi__cnid_status miaopi__cnid_parse(const char *s, size_t len,
     if (s == NULL || len != 18) {
         return MIAOPI__CNID_LENGTH;
     }
+    /* The digits and the check sum in one pass. */
     for (i = 0; i < 17; i++) {
         if (!is_digit(s[i])) {
             return MIAOPI__CNID_CHARS;
         }
+        sum += digit_val(s[i]) * weights[i];
     }
     /* Accept the lower-case 'x' that people commonly type. */
     last = s[17] == 'x' ? 'X' : s[17];
@@ -290,9 +292,6 @@ miaopi__cnid_status miaopi__cnid_parse(const char *s, size_t len,
     (void)read_digits(s + 12, 2, &d);
     if (y < 1800 || !miaopi__date_valid(y, m, d)) {
         return MIAOPI__CNID_BIRTH_DATE;
-    }
-    for (i = 0; i < 17; i++) {
-        sum += digit_val(s[i]) * weights[i];
     }
     if (check_chars[sum % 11] != last) {
         return MIAOPI__CNID_CHECKSUM;
@@ -314,18 +313,17 @@ miaopi__cnid_status miaopi__cnid_parse(const char *s, size_t len,
  */
 static int uscc_value(char c)
 {
-    static const signed char letters[26] = {
-        10, 11, 12, 13, 14, 15, 16, 17, -1, 18, 19, 20, 21, /* A-M */
-        22, -1, 23, 24, 25, -1, 26, 27, -1, 28, 29, 30, -1, /* N-Z */
+    /* Value + 1 of each character; 0: not in the code's alphabet. */
+    static const signed char value1[256] = {
+        ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
+        ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['A'] = 11, ['B'] = 12,
+        ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16, ['G'] = 17, ['H'] = 18,
+        ['J'] = 19, ['K'] = 20, ['L'] = 21, ['M'] = 22, ['N'] = 23, ['P'] = 24,
+        ['Q'] = 25, ['R'] = 26, ['T'] = 27, ['U'] = 28, ['W'] = 29, ['X'] = 30,
+        ['Y'] = 31,
     };
 
-    if (is_digit(c)) {
-        return digit_val(c);
-    }
-    if (c >= 'A' && c <= 'Z') {
-        return letters[c - 'A'];
-    }
-    return -1;
+    return value1[(unsigned char)c] - 1;
 }
 
 bool miaopi__uscc_valid(const char *s, size_t len)
@@ -333,29 +331,24 @@ bool miaopi__uscc_valid(const char *s, size_t len)
     /* Weight i is 3^i mod 31. */
     static const int weights[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20,
                                     29, 25, 13, 8, 24, 10, 30, 28};
-    int v[18];
-    int i, sum = 0, check;
+    int i, sum = 0, check, v = 0;
 
     if (s == NULL || len != 18) {
         return false;
     }
+    /* One pass: the value of each character, the numeric division code
+     * at positions 3-8 (only digits have values below 10), the sum. */
     for (i = 0; i < 18; i++) {
-        v[i] = uscc_value(s[i]);
-        if (v[i] < 0) {
+        v = uscc_value(s[i]);
+        if (v < 0 || (i >= 2 && i < 8 && v >= 10)) {
             return false;
         }
-    }
-    /* Positions 3-8: the administrative division code is numeric. */
-    for (i = 2; i < 8; i++) {
-        if (!is_digit(s[i])) {
-            return false;
+        if (i < 17) {
+            sum += v * weights[i];
         }
-    }
-    for (i = 0; i < 17; i++) {
-        sum += v[i] * weights[i];
     }
     check = 31 - sum % 31;
-    return v[17] == (check == 31 ? 0 : check);
+    return v == (check == 31 ? 0 : check);
 }
 
 /* ---- UTF-8 ------------------------------------------------------------- */
@@ -424,6 +417,11 @@ size_t miaopi__utf8_length(const char *s, size_t len)
     uint32_t cp;
 
     while (i < len) {
+        if ((unsigned char)s[i] < 0x80u) {
+            i++; /* what decoding an ASCII byte gives */
+            n++;
+            continue;
+        }
         i += miaopi__utf8_decode(s + i, len - i, &cp);
         n++;
     }
@@ -583,27 +581,55 @@ static void sink_put(sink *k, const char *p, size_t n)
     k->full = true;
 }
 
+static void sink_stars(sink *k, size_t n)
+{
+    static const char stars[] = "****************************************"
+                                "************************";
+    while (n > 0) {
+        size_t m = n < sizeof(stars) - 1 ? n : sizeof(stars) - 1;
+        sink_put(k, stars, m);
+        n -= m;
+    }
+}
+
 /*
  * Emits in[0..len) keeping the first `head` and last `tail` code points
  * (of n in total) and replacing every other one with '*'.
+ *
+ * In three pieces (kept head, stars, kept tail) rather than one code
+ * point at a time: sink_put of a piece stores exactly what the code
+ * points one by one would have (it falls back to them when the piece
+ * does not fit), and the piece boundaries are found with the same
+ * decoding steps.
  */
 static void emit_masked(sink *k, const char *in, size_t len, size_t n,
                         size_t head, size_t tail)
 {
-    size_t i = 0, idx = 0;
+    /* Code points idx < head or idx >= from are kept. */
+    size_t from = n > tail ? n - tail : 0;
+    size_t a = 0, b, idx;
+    uint32_t c;
 
-    while (i < len) {
-        uint32_t c;
-        size_t u = miaopi__utf8_decode(in + i, len - i, &c);
-
-        if (idx < head || idx + tail >= n) {
-            sink_put(k, in + i, u);
-        } else {
-            sink_put(k, "*", 1);
-        }
-        i += u;
-        idx++;
+    if (from <= head) {
+        sink_put(k, in, len);
+        return;
     }
+    if (n == len) {
+        /* Every code point is one byte. */
+        a = head;
+        b = from;
+    } else {
+        for (idx = 0; idx < head && a < len; idx++) {
+            a += miaopi__utf8_decode(in + a, len - a, &c);
+        }
+        b = a;
+        for (; idx < from && b < len; idx++) {
+            b += miaopi__utf8_decode(in + b, len - b, &c);
+        }
+    }
+    sink_put(k, in, a);
+    sink_stars(k, from - head);
+    sink_put(k, in + b, len - b);
 }
 
 size_t miaopi__mask(miaopi__pii cls, const char *in, size_t len, char *out,

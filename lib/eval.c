@@ -57,6 +57,38 @@ const mp_field *mp_schema_find(const mp_schema *s, const char *name,
     return NULL;
 }
 
+bool mp_schema_index(miaopi__arena *pool, mp_schema *s, size_t first)
+{
+    s->index = NULL;
+    s->index_mask = 0;
+    if (s->nfields == 0 || s->nfields > 254)
+        return true;
+    for (size_t i = 0; i < s->nfields; i++)
+        if (!s->fields[i].name)
+            return true;
+    /* At most a quarter full, so a miss (a case member the rules do not
+     * declare) usually ends at the first empty cell. */
+    if (first >= s->nfields)
+        return true;
+    uint32_t cap = 8;
+    while (cap < 4 * s->nfields)
+        cap *= 2;
+    uint8_t *idx = miaopi__arena_alloc(pool, cap);
+    if (!idx)
+        return false;
+    memset(idx, 0, cap);
+    for (size_t k = first; k < s->nfields; k++) {
+        const mp_field *f = &s->fields[k];
+        uint32_t i = mp_name_hash(f->name, f->name_len) & (cap - 1);
+        while (idx[i])
+            i = (i + 1) & (cap - 1);
+        idx[i] = (uint8_t)(k + 1);
+    }
+    s->index = idx;
+    s->index_mask = cap - 1;
+    return true;
+}
+
 const char *mp_why_text(mp_why w)
 {
     switch (w) {
@@ -87,8 +119,9 @@ void mp_value_unknown(mp_value *out, mp_why why, const mp_node *where)
     out->where = where;
 }
 
-void mp_value_from_json(const json_t *j, const mp_type *t,
-                        const mp_node *where, mp_value *out)
+static inline __attribute__((always_inline)) void
+value_from_json(const json_t *j, const mp_type *t, const mp_node *where,
+                mp_value *out)
 {
     if (!j || json_is_null(j)) {
         mp_value_unknown(out, MP_WHY_MISSING, where);
@@ -149,6 +182,12 @@ void mp_value_from_json(const json_t *j, const mp_type *t,
     mp_value_unknown(out, MP_WHY_TYPE, where);
 }
 
+void mp_value_from_json(const json_t *j, const mp_type *t,
+                        const mp_node *where, mp_value *out)
+{
+    value_from_json(j, t, where, out);
+}
+
 void mp_list_get(const mp_value *list, const mp_type *elem, size_t i,
                  const mp_node *where, mp_value *out)
 {
@@ -196,7 +235,7 @@ bool mp_value_eq(const mp_value *a, const mp_value *b)
 {
     if (a->kind == MP_T_STRING && b->kind == MP_T_STRING)
         return a->u.s.len == b->u.s.len &&
-               memcmp(a->u.s.p, b->u.s.p, a->u.s.len) == 0;
+               mp_name_eq(a->u.s.p, b->u.s.p, a->u.s.len);
     return mp_value_cmp(a, b) == 0;
 }
 
@@ -206,7 +245,7 @@ static void format_plain(const mp_value *v, const mp_type *t,
     char tmp[64];
     switch (v->kind) {
     case MP_T_STRING:
-        miaopi__buf_add(out, v->u.s.p, v->u.s.len);
+        mp_buf_add(out, v->u.s.p, v->u.s.len);
         break;
     case MP_T_INT: {
         /* Integers are formatted by hand: vsnprintf was a tenth of the
@@ -218,7 +257,7 @@ static void format_plain(const mp_value *v, const mp_type *t,
         while ((u /= 10) != 0);
         if (v->u.i < 0)
             *--p = '-';
-        miaopi__buf_add(out, p, (size_t)(e - p));
+        mp_buf_add(out, p, (size_t)(e - p));
         break;
     }
     case MP_T_DEC:
@@ -229,8 +268,8 @@ static void format_plain(const mp_value *v, const mp_type *t,
         miaopi__buf_adds(out, v->u.b ? "true" : "false");
         break;
     case MP_T_DATE:
-        miaopi__date_format(v->u.date, tmp);
-        miaopi__buf_adds(out, tmp);
+        /* 10 bytes, or 0 (an empty string) out of range. */
+        mp_buf_add(out, tmp, miaopi__date_format(v->u.date, tmp));
         break;
     case MP_T_LIST: {
         miaopi__buf_addc(out, '[');
@@ -296,6 +335,32 @@ void mp_value_format(const mp_value *v, const mp_type *t, miaopi__pii pii,
 
 /* ---- evaluation ---- */
 
+void mp_bind_object(mp_eval *ev, const json_t *obj, const mp_schema *s)
+{
+    /* Walking jansson's ordered key list costs a few loads per member;
+     * json_object_getn hashes the name with a seeded hash and compares
+     * with strcmp, about 140 instructions per field read. jansson keeps
+     * one member per key, so each slot is bound at most once. The value
+     * is converted here, into the slot cache, as the first read of the
+     * field would have done (its unknown reason gets the reading node as
+     * `where` when read, as every cached read does). */
+    json_t *o = (json_t *)obj;
+    uint32_t gen = ev->gen;
+    mp_slot *slots = ev->slots;
+    for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
+        const mp_field *f = mp_schema_lookup(s, json_object_iter_key(it),
+                                             json_object_iter_key_len(it));
+        if (f) {
+            mp_slot *slot = &slots[f->slot];
+            json_t *j = json_object_iter_value(it);
+            slot->jgen = gen;
+            slot->j = j;
+            slot->gen = gen;
+            value_from_json(j, &f->type, NULL, &slot->v);
+        }
+    }
+}
+
 static void eval_path(mp_eval *ev, const mp_node *n, mp_value *out)
 {
     const mp_field *f = n->field;
@@ -307,9 +372,13 @@ static void eval_path(mp_eval *ev, const mp_node *n, mp_value *out)
         return;
     }
     const json_t *obj = NULL;
+    const mp_schema *s = NULL;
+    uint32_t *bound = NULL;
     switch (n->root) {
     case MP_ROOT_APPLICATION:
         obj = ev->application;
+        s = &ev->rs->application;
+        bound = &ev->app_bound;
         break;
     case MP_ROOT_CONTEXT:
         if (f == &ev->rs->context.fields[0]) {
@@ -319,6 +388,8 @@ static void eval_path(mp_eval *ev, const mp_node *n, mp_value *out)
             goto done;
         }
         obj = ev->context;
+        s = &ev->rs->context;
+        bound = &ev->ctx_bound;
         break;
     case MP_ROOT_SOURCE: {
         /* Inline in the case, or fetched lazily through a resolver; not
@@ -329,13 +400,33 @@ static void eval_path(mp_eval *ev, const mp_node *n, mp_value *out)
             mp_value_unknown(out, why, n);
             goto done;
         }
+        s = &n->source->schema;
+        bound = &ev->src[n->source->index].bound_gen;
         break;
     }
     }
-    mp_value_from_json(obj && json_is_object(obj)
-                           ? json_object_getn(obj, f->name, f->name_len)
-                           : NULL,
-                       &f->type, n, out);
+    if (!obj || !json_is_object(obj)) {
+        mp_value_unknown(out, MP_WHY_MISSING, n);
+        goto done;
+    }
+    if (!s->index) {
+        mp_value_from_json(json_object_getn(obj, f->name, f->name_len),
+                           &f->type, n, out);
+        goto done;
+    }
+    /* The first read of an object binds all its declared members; a
+     * field whose slot is still empty after that is absent. */
+    if (*bound != ev->gen) {
+        mp_bind_object(ev, obj, s);
+        *bound = ev->gen;
+        if (slot->gen == ev->gen) {
+            *out = slot->v;
+            if (MP_IS_UNKNOWN(out))
+                out->where = n;
+            return;
+        }
+    }
+    mp_value_unknown(out, MP_WHY_MISSING, n);
 done:
     slot->gen = ev->gen;
     slot->v = *out;
@@ -403,6 +494,33 @@ static void eval_in(mp_eval *ev, const mp_node *n, mp_value *out)
     bool negate = n->op == MP_OP_NOT_IN;
     mp_value unknown;
     bool seen_unknown = false;
+    if (list.u.list.items && x.kind == MP_T_STRING) {
+        /* A constant list of strings (eligible_degrees): compared in
+         * place, without copying each item out. */
+        const mp_value *it = list.u.list.items;
+        for (size_t i = 0; i < list.u.list.n; i++) {
+            if (MP_IS_UNKNOWN(&it[i])) {
+                if (!seen_unknown)
+                    unknown = it[i];
+                seen_unknown = true;
+                continue;
+            }
+            if (it[i].kind == MP_T_STRING && it[i].u.s.len == x.u.s.len &&
+                mp_name_eq(it[i].u.s.p, x.u.s.p, x.u.s.len)) {
+                set_bool(out, !negate);
+                return;
+            }
+            if (it[i].kind != MP_T_STRING && mp_value_eq(&x, &it[i])) {
+                set_bool(out, !negate);
+                return;
+            }
+        }
+        if (seen_unknown)
+            *out = unknown;
+        else
+            set_bool(out, negate);
+        return;
+    }
     for (size_t i = 0; i < list.u.list.n; i++) {
         mp_value e;
         mp_list_get(&list, n->args[1]->type.elem, i, n->args[1], &e);
@@ -606,63 +724,77 @@ static void eval_call(mp_eval *ev, const mp_node *n, mp_value *out)
         out->where = n;
 }
 
-void mp_eval_node(mp_eval *ev, const mp_node *n, mp_value *out)
+#define MP_NOINLINE __attribute__((noinline))
+
+MP_NOINLINE static void eval_limit(mp_value *out, const mp_node *n)
 {
-    /* Once the budget is spent every node is UNKNOWN at once, so even an
-     * exponential expression ends quickly. */
-    if (ev->max_steps && ++ev->steps > ev->max_steps) {
-        mp_value_unknown(out, MP_WHY_LIMIT, n);
+    mp_value_unknown(out, MP_WHY_LIMIT, n);
+}
+
+MP_NOINLINE static void eval_path_node(mp_eval *ev, const mp_node *n,
+                                       mp_value *out)
+{
+    eval_path(ev, n, out);
+}
+
+MP_NOINLINE static void eval_table(mp_eval *ev, const mp_node *n,
+                                   mp_value *out)
+{
+    mp_value key;
+    mp_eval_node(ev, n->args[0], &key);
+    if (MP_IS_UNKNOWN(&key)) {
+        *out = key;
         return;
     }
+    const mp_value *v = mp_table_lookup(n->table, &key);
+    if (v)
+        *out = *v;
+    else
+        mp_value_unknown(out, MP_WHY_NO_KEY, n);
+}
+
+MP_NOINLINE static void eval_not(mp_eval *ev, const mp_node *n, mp_value *out)
+{
+    mp_eval_node(ev, n->args[0], out);
+    if (!MP_IS_UNKNOWN(out))
+        out->u.b = !out->u.b;
+}
+
+MP_NOINLINE static void eval_and(mp_eval *ev, const mp_node *n, mp_value *out)
+{
+    eval_logic(ev, n, false, out);
+}
+
+MP_NOINLINE static void eval_or(mp_eval *ev, const mp_node *n, mp_value *out)
+{
+    eval_logic(ev, n, true, out);
+}
+
+MP_NOINLINE static void eval_compare_node(mp_eval *ev, const mp_node *n,
+                                          mp_value *out)
+{
+    eval_compare(ev, n, out);
+}
+
+MP_NOINLINE static void eval_in_node(mp_eval *ev, const mp_node *n,
+                                     mp_value *out)
+{
+    eval_in(ev, n, out);
+}
+
+MP_NOINLINE static void eval_call_node(mp_eval *ev, const mp_node *n,
+                                       mp_value *out)
+{
+    eval_call(ev, n, out);
+}
+
+/* The operators the sample rules rarely use. */
+MP_NOINLINE static void eval_rare(mp_eval *ev, const mp_node *n,
+                                  mp_value *out)
+{
     switch (n->op) {
-    case MP_OP_LIT:
-        *out = n->lit;
-        return;
-    case MP_OP_PATH:
-        eval_path(ev, n, out);
-        return;
     case MP_OP_FIELD:
         eval_field(ev, n, out);
-        return;
-    case MP_OP_VAR:
-        *out = ev->vars[n->var];
-        return;
-    case MP_OP_TABLE: {
-        mp_value key;
-        mp_eval_node(ev, n->args[0], &key);
-        if (MP_IS_UNKNOWN(&key)) {
-            *out = key;
-            return;
-        }
-        const mp_value *v = mp_table_lookup(n->table, &key);
-        if (v)
-            *out = *v;
-        else
-            mp_value_unknown(out, MP_WHY_NO_KEY, n);
-        return;
-    }
-    case MP_OP_NOT:
-        mp_eval_node(ev, n->args[0], out);
-        if (!MP_IS_UNKNOWN(out))
-            out->u.b = !out->u.b;
-        return;
-    case MP_OP_AND:
-        eval_logic(ev, n, false, out);
-        return;
-    case MP_OP_OR:
-        eval_logic(ev, n, true, out);
-        return;
-    case MP_OP_EQ:
-    case MP_OP_NE:
-    case MP_OP_LT:
-    case MP_OP_LE:
-    case MP_OP_GT:
-    case MP_OP_GE:
-        eval_compare(ev, n, out);
-        return;
-    case MP_OP_IN:
-    case MP_OP_NOT_IN:
-        eval_in(ev, n, out);
         return;
     case MP_OP_ADD:
     case MP_OP_SUB:
@@ -686,9 +818,6 @@ void mp_eval_node(mp_eval *ev, const mp_node *n, mp_value *out)
             promote(n, out);
         return;
     }
-    case MP_OP_CALL:
-        eval_call(ev, n, out);
-        return;
     case MP_OP_ANY:
     case MP_OP_ALL:
     case MP_OP_COUNT:
@@ -705,8 +834,76 @@ void mp_eval_node(mp_eval *ev, const mp_node *n, mp_value *out)
             *out = v; /* present but malformed: not evidence either way */
         return;
     }
+    default:
+        break;
     }
     mp_value_unknown(out, MP_WHY_INTERNAL, n);
+}
+
+/*
+ * The dispatcher does the cheap cases itself (a literal, a field already
+ * read in this evaluation, a quantifier variable) and tail-calls one
+ * out-of-line function per operator for the rest. When every operator
+ * was inlined here, each of the ~45 nodes of a decision paid for saving
+ * and restoring the registers and stack frame of all of them.
+ */
+void mp_eval_node(mp_eval *ev, const mp_node *n, mp_value *out)
+{
+    /* Once the budget is spent every node is UNKNOWN at once, so even an
+     * exponential expression ends quickly. */
+    if (__builtin_expect(++ev->steps > ev->max_steps, 0)) {
+        eval_limit(out, n);
+        return;
+    }
+    switch (n->op) {
+    case MP_OP_LIT:
+        *out = n->lit;
+        return;
+    case MP_OP_PATH: {
+        const mp_slot *slot = &ev->slots[n->field->slot];
+        if (slot->gen == ev->gen) {
+            *out = slot->v;
+            if (MP_IS_UNKNOWN(out))
+                out->where = n;
+            return;
+        }
+        eval_path_node(ev, n, out);
+        return;
+    }
+    case MP_OP_VAR:
+        *out = ev->vars[n->var];
+        return;
+    case MP_OP_TABLE:
+        eval_table(ev, n, out);
+        return;
+    case MP_OP_NOT:
+        eval_not(ev, n, out);
+        return;
+    case MP_OP_AND:
+        eval_and(ev, n, out);
+        return;
+    case MP_OP_OR:
+        eval_or(ev, n, out);
+        return;
+    case MP_OP_EQ:
+    case MP_OP_NE:
+    case MP_OP_LT:
+    case MP_OP_LE:
+    case MP_OP_GT:
+    case MP_OP_GE:
+        eval_compare_node(ev, n, out);
+        return;
+    case MP_OP_IN:
+    case MP_OP_NOT_IN:
+        eval_in_node(ev, n, out);
+        return;
+    case MP_OP_CALL:
+        eval_call_node(ev, n, out);
+        return;
+    default:
+        eval_rare(ev, n, out);
+        return;
+    }
 }
 
 /* ---- regex ---- */

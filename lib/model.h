@@ -10,6 +10,8 @@
 #include "decimal.h"
 #include "domain.h"
 
+#include <string.h>
+
 #include <jansson.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -60,10 +62,90 @@ struct mp_schema {
     mp_field *fields;
     size_t nfields;
     bool licence; /* the built-in electronic-licence record (of="licence") */
+    /* Open-addressing index of the top-level fields by name (field index
+     * + 1; 0 = empty), built at load so that an evaluation can bind a
+     * case object's members to slots in one walk over its keys instead of
+     * one jansson lookup per field read. NULL: no index (nested record
+     * schemas, a stand-alone expression's empty scope); look fields up
+     * with json_object_getn. */
+    const uint8_t *index;
+    uint32_t index_mask;
 };
 
 const mp_field *mp_schema_find(const mp_schema *s, const char *name,
                                size_t len);
+/* Build s->index in pool over fields[first..]; false only when out of
+ * memory. Schemas of more than 254 fields get no index. */
+bool mp_schema_index(miaopi__arena *pool, mp_schema *s, size_t first);
+
+/* Hash of a member name for the schema index: cheap (the length and the
+ * first and last bytes); collisions are settled by probing and comparing
+ * the name. */
+static inline uint32_t mp_name_hash(const char *s, size_t len)
+{
+    if (len == 0)
+        return 0;
+    return (uint32_t)len * 8u + (uint32_t)(unsigned char)s[0] * 3u +
+           (uint32_t)(unsigned char)s[len - 1];
+}
+
+/* a[0..len) == b[0..len), inline: member names and most compared values
+ * (ID numbers, names, codes) are short, and a call to memcmp cost more
+ * than the rest of a lookup. Loads stay inside both strings (two
+ * overlapping words). */
+static inline bool mp_name_eq(const char *a, const char *b, size_t len)
+{
+    if (len >= 8) {
+        if (len > 16)
+            return memcmp(a, b, len) == 0;
+        uint64_t x0, y0, x1, y1;
+        memcpy(&x0, a, 8);
+        memcpy(&y0, b, 8);
+        memcpy(&x1, a + len - 8, 8);
+        memcpy(&y1, b + len - 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (len >= 4) {
+        uint32_t x0, y0, x1, y1;
+        memcpy(&x0, a, 4);
+        memcpy(&y0, b, 4);
+        memcpy(&x1, a + len - 4, 4);
+        memcpy(&y1, b + len - 4, 4);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
+/* miaopi__buf_add with the common case (it fits) inline: rendering
+ * appends many short pieces. Same effect as miaopi__buf_add. */
+static inline void mp_buf_add(miaopi__buf *b, const char *s, size_t n)
+{
+    if (!b->failed && b->cap > b->len && n < b->cap - b->len) {
+        memcpy(b->data + b->len, s, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return;
+    }
+    miaopi__buf_add(b, s, n);
+}
+
+/* The field of s named name[0..len), through the index; NULL if none. */
+static inline const mp_field *mp_schema_lookup(const mp_schema *s,
+                                               const char *name, size_t len)
+{
+    for (uint32_t i = mp_name_hash(name, len) & s->index_mask;;
+         i = (i + 1) & s->index_mask) {
+        unsigned k = s->index[i];
+        if (k == 0)
+            return NULL;
+        const mp_field *f = &s->fields[k - 1];
+        if (f->name_len == len && mp_name_eq(f->name, name, len))
+            return f;
+    }
+}
 
 /* Where a top-level path starts. */
 typedef enum mp_root {
@@ -399,7 +481,10 @@ bool mp_node_is_constant(const mp_node *n);
 /* ---- evaluation (eval.c) ---- */
 
 typedef struct mp_slot {
-    uint32_t gen;
+    uint32_t gen;   /* v is this evaluation's value when gen == ev->gen */
+    uint32_t jgen;  /* j is bound (the member of the case object) when
+                       jgen == ev->gen; else the member is absent */
+    const json_t *j;
     mp_value v;
 } mp_slot;
 
@@ -422,6 +507,9 @@ typedef struct mp_src_state {
     const char *version;
     const char *detail;       /* why unavailable/stale, English, or "" */
     bool from_resolver;
+    /* rec's members are bound to the slots when bound_gen == gen (eval.c;
+     * resolve() zeroes the state, which unbinds it). */
+    uint32_t bound_gen;
 } mp_src_state;
 
 typedef struct mp_eval {
@@ -429,6 +517,8 @@ typedef struct mp_eval {
     const json_t *application;
     const json_t *context;
     const json_t *sources;
+    uint32_t app_bound;  /* == gen: application's members bound to slots */
+    uint32_t ctx_bound;  /* == gen: context's members bound to slots */
     int32_t decision_date;
     mp_slot *slots;
     size_t cap_slots;
@@ -447,8 +537,18 @@ typedef struct mp_eval {
     int64_t ref_instant;      /* freshness reference, Unix seconds */
     const char *deadline;     /* context.deadline verbatim, or "" */
     unsigned long fetch_calls;
+    /* The last ID number parsed in this evaluation (builtins.c): rules
+     * and messages check and take apart the same one several times.
+     * Keyed by the string's address and length, which name the same bytes
+     * for the whole evaluation (case strings, literals and arena strings
+     * are not changed or reused before the next one). */
+    uint32_t cnid_gen;
+    const char *cnid_p;
+    size_t cnid_len;
+    int cnid_rc;
+    miaopi__cnid cnid;
     uint64_t steps;     /* nodes evaluated so far */
-    uint64_t max_steps; /* 0: unlimited (constant folding) */
+    uint64_t max_steps; /* UINT64_MAX: unlimited (constant folding) */
 } mp_eval;
 
 /* data.c: the record of source src for this evaluation, or NULL with
@@ -461,6 +561,11 @@ bool miaopi__instant_parse(const char *s, size_t len, int64_t *out);
 const char *miaopi__src_status_name(mp_src_status s);
 
 void mp_eval_node(mp_eval *ev, const mp_node *n, mp_value *out);
+/* Bind the members of obj (a case object of schema s, which has an
+ * index) to the slots of s's fields for this evaluation, converted to
+ * their declared types: one walk over obj's keys. Members s does not
+ * declare (or does not index) are skipped. */
+void mp_bind_object(mp_eval *ev, const json_t *obj, const mp_schema *s);
 void mp_value_unknown(mp_value *out, mp_why why, const mp_node *where);
 /* Convert a JSON value of the declared type; unknown with MP_WHY_TYPE
  * if it does not fit. */

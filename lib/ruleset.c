@@ -1385,6 +1385,10 @@ static bool verify_rule(loader *L, xmlNodePtr fn, const mp_binding *b,
         return nomem(L);
     r->require = mp_compile(&L->comp, text, strlen(text));
     r->when = mp_compile(&L->comp, when, strlen(when));
+    /* The generated texts, for traces (which read sub-expressions out of
+     * them; without them tracing a verify rule dereferenced NULL). */
+    r->require_text = text;
+    r->when_text = when;
     mp_node *an = mp_compile(&L->comp, ap, strlen(ap));
     mp_node *sn2 = mp_compile(&L->comp, sp, strlen(sp));
     if (!r->require || !r->when || !an || !sn2)
@@ -1643,6 +1647,15 @@ static bool load_root(loader *L, xmlNodePtr root)
     ok = load_context(L, root) && ok;
     if (!ok)
         return false;
+    /* Name indexes of the top-level schemas, for binding case objects. */
+    /* Not the context's built-in decision_date, which the evaluation
+     * reads once when it starts. */
+    if (!mp_schema_index(&rs->pool, &rs->application, 0) ||
+        !mp_schema_index(&rs->pool, &rs->context, 1))
+        return nomem(L);
+    for (size_t i = 0; i < rs->nsources; i++)
+        if (!mp_schema_index(&rs->pool, &rs->sources[i].schema, 0))
+            return nomem(L);
     L->comp.used_slots = miaopi__calloc(rs->al, (size_t)rs->nslots + 1, 1);
     if (!L->comp.used_slots)
         return nomem(L);
