@@ -91,14 +91,6 @@ int cli_rulesets_add(cli_rulesets *set, const char *path)
     return add(set, rs);
 }
 
-miaopi_ruleset *cli_rulesets_find(const cli_rulesets *set, const char *sha)
-{
-    for (size_t i = 0; i < set->n; i++)
-        if (strcmp(miaopi_ruleset_sha256(set->items[i]), sha) == 0)
-            return set->items[i];
-    return NULL;
-}
-
 void cli_rulesets_free(cli_rulesets *set)
 {
     for (size_t i = 0; i < set->n; i++)

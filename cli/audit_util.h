@@ -12,7 +12,6 @@ typedef struct cli_rulesets {
 
 /* Load a rule file, or every *.xml under a directory. 0 or EXIT_ERROR. */
 int cli_rulesets_add(cli_rulesets *set, const char *path);
-miaopi_ruleset *cli_rulesets_find(const cli_rulesets *set, const char *sha);
 void cli_rulesets_free(cli_rulesets *set);
 
 /* Read an HMAC key file (its bytes, less one trailing newline); *key is

@@ -128,23 +128,6 @@ static void print_rule_changes(const miaopi_log_entry *e,
     }
 }
 
-static bool same_statuses(const miaopi_log_entry *e, const miaopi_decision *d)
-{
-    size_t n = miaopi_decision_rule_count(d);
-    if (n != miaopi_log_entry_rule_count(e))
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        miaopi_rule_result now = MIAOPI_RULE_RESULT_INIT;
-        const char *id;
-        miaopi_rule_status st;
-        miaopi_decision_rule(&now, d, i);
-        if (miaopi_log_entry_rule(e, i, &id, &st) != MIAOPI_OK ||
-            strcmp(id, now.id) != 0 || st != now.status)
-            return false;
-    }
-    return true;
-}
-
 static void report_difference(replay *r, const miaopi_log_entry *e,
                               const char *what, const miaopi_decision *d)
 {
@@ -198,25 +181,20 @@ static void report_missing(replay *r, const miaopi_log_entry *e)
            miaopi_log_entry_ruleset_sha256(e));
 }
 
-static void replay_entry(replay *r, const miaopi_log_entry *e)
+/* What-if: evaluate the logged case under the candidate ruleset, even
+ * outside its effective dates, and count where each outcome went. (A
+ * plain replay is miaopi_log_entry_replay's, in cmd_replay below.) */
+static void what_if_entry(replay *r, const miaopi_log_entry *e)
 {
     const miaopi_case *c = miaopi_log_entry_case(e);
-    miaopi_ruleset *rs = r->what_if
-                             ? r->candidate
-                             : cli_rulesets_find(&r->rules,
-                                                 miaopi_log_entry_ruleset_sha256(e));
-    if (!rs) {
-        report_missing(r, e);
-        return;
-    }
     miaopi_eval_options eo = MIAOPI_EVAL_OPTIONS_INIT;
     eo.decision_id = miaopi_log_entry_id(e);
     double rate = 0;
-    int spot = miaopi_log_entry_spot_check(e, &rate);
+    (void)miaopi_log_entry_spot_check(e, &rate);
     eo.spot_check_rate = rate;
-    eo.ignore_effective_dates = r->what_if;
+    eo.ignore_effective_dates = true;
     miaopi_error err;
-    if (!c || miaopi_evaluate(r->d, rs, c, &eo, &err) != MIAOPI_OK) {
+    if (!c || miaopi_evaluate(r->d, r->candidate, c, &eo, &err) != MIAOPI_OK) {
         r->errors++;
         r->differed++;
         report_difference(r, e, "error", NULL);
@@ -224,22 +202,12 @@ static void replay_entry(replay *r, const miaopi_log_entry *e)
     }
     miaopi_outcome was = miaopi_log_entry_outcome(e);
     miaopi_outcome now = miaopi_decision_outcome(r->d);
-    if (r->what_if) {
-        r->matrix[was][now]++;
-        if (was != now) {
-            r->differed++;
-            report_difference(r, e, "changed", r->d);
-        } else {
-            r->reproduced++;
-        }
-        return;
-    }
-    if (was == now && same_statuses(e, r->d) &&
-        spot == miaopi_decision_spot_check(r->d)) {
-        r->reproduced++;
-    } else {
+    r->matrix[was][now]++;
+    if (was != now) {
         r->differed++;
-        report_difference(r, e, "differs", r->d);
+        report_difference(r, e, "changed", r->d);
+    } else {
+        r->reproduced++;
     }
 }
 
@@ -332,18 +300,18 @@ static int run(replay *r, const char *log)
             r->errors++;
             continue;
         }
-        /* The common case in one call that compares the entry's bytes
-         * instead of parsing them; anything it does not reproduce (or
-         * that is not a decision) is looked at entry by entry below. */
-        int rc = r->what_if ? 0
-                            : miaopi_log_entry_replay(e, r->d, r->rules.items,
-                                                      r->rules.n, &err);
-        if (rc == 1) {
+        if (r->what_if) {
+            if (strcmp(miaopi_log_entry_type(e), "decision") != 0)
+                continue;
             r->entries++;
-            r->reproduced++;
+            what_if_entry(r, e);
             progress(r, false);
             continue;
         }
+        /* One call per entry; it usually compares the entry's bytes
+         * instead of parsing them (docs/audit-log.md). */
+        int rc = miaopi_log_entry_replay(e, r->d, r->rules.items, r->rules.n,
+                                         &err);
         if (rc == MIAOPI_ENOMEM) {
             cli_print_error(log, &err);
             status = EXIT_ERROR;
@@ -358,9 +326,20 @@ static int run(replay *r, const char *log)
             continue;
         }
         if (strcmp(miaopi_log_entry_type(e), "decision") != 0)
-            continue;
+            continue; /* the header, a recovery record */
         r->entries++;
-        replay_entry(r, e);
+        if (rc == 1) {
+            r->reproduced++;
+        } else if (rc == 0) {
+            r->differed++;
+            report_difference(r, e, "differs", r->d);
+        } else if (rc == MIAOPI_ENOTFOUND) {
+            report_missing(r, e);
+        } else {
+            r->errors++;
+            r->differed++;
+            report_difference(r, e, "error", NULL);
+        }
         progress(r, false);
     }
     progress(r, true);
