@@ -184,6 +184,7 @@ static int prepare(miaopi_decision *d, const miaopi_ruleset *rs)
         memset(d->ev.slots, 0, d->ev.cap_slots * sizeof(mp_slot));
         memset(d->ev.src, 0, d->ev.cap_src * sizeof(mp_src_state));
         d->ev.app_bound = d->ev.ctx_bound = 0;
+        d->ev.srcs_walked = 0;
         d->ev.cnid_gen = 0;
         d->ev.gen = 1;
     }
@@ -1367,7 +1368,7 @@ int miaopi_decision_to_json(char **out, const miaopi_decision *d,
 static const mp_src_state *src_state(const miaopi_decision *d, size_t i)
 {
     static const mp_src_state unused = {0, MP_SRC_UNUSED, NULL, "", "",
-                                        "", "", false, 0};
+                                        "", "", false, 0, 0, NULL};
     const mp_src_state *st = &d->ev.src[i];
     return st->gen == d->ev.gen ? st : &unused;
 }

@@ -335,7 +335,9 @@ void mp_value_format(const mp_value *v, const mp_type *t, miaopi__pii pii,
 
 /* ---- evaluation ---- */
 
-void mp_bind_object(mp_eval *ev, const json_t *obj, const mp_schema *s)
+static inline __attribute__((always_inline)) void
+bind_object(mp_eval *ev, const json_t *obj, const mp_schema *s,
+            const json_t **prov)
 {
     /* Walking jansson's ordered key list costs a few loads per member;
      * json_object_getn hashes the name with a seeded hash and compares
@@ -348,8 +350,11 @@ void mp_bind_object(mp_eval *ev, const json_t *obj, const mp_schema *s)
     uint32_t gen = ev->gen;
     mp_slot *slots = ev->slots;
     for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
-        const mp_field *f = mp_schema_lookup(s, json_object_iter_key(it),
-                                             json_object_iter_key_len(it));
+        const char *k = json_object_iter_key(it);
+        size_t len = json_object_iter_key_len(it);
+        if (prov && len == 11 && memcmp(k, "_provenance", 11) == 0)
+            *prov = json_object_iter_value(it);
+        const mp_field *f = mp_schema_lookup(s, k, len);
         if (f) {
             mp_slot *slot = &slots[f->slot];
             json_t *j = json_object_iter_value(it);
@@ -359,6 +364,19 @@ void mp_bind_object(mp_eval *ev, const json_t *obj, const mp_schema *s)
             value_from_json(j, &f->type, NULL, &slot->v);
         }
     }
+}
+
+void mp_bind_object(mp_eval *ev, const json_t *obj, const mp_schema *s)
+{
+    bind_object(ev, obj, s, NULL);
+}
+
+const json_t *mp_bind_record(mp_eval *ev, const json_t *obj,
+                             const mp_schema *s)
+{
+    const json_t *prov = NULL;
+    bind_object(ev, obj, s, &prov);
+    return prov;
 }
 
 static void eval_path(mp_eval *ev, const mp_node *n, mp_value *out)
@@ -414,17 +432,18 @@ static void eval_path(mp_eval *ev, const mp_node *n, mp_value *out)
                            &f->type, n, out);
         goto done;
     }
-    /* The first read of an object binds all its declared members; a
-     * field whose slot is still empty after that is absent. */
+    /* The first read of an object binds all its declared members (a
+     * source's record may have been bound by mp_source_record just now);
+     * a field whose slot is still empty after that is absent. */
     if (*bound != ev->gen) {
         mp_bind_object(ev, obj, s);
         *bound = ev->gen;
-        if (slot->gen == ev->gen) {
-            *out = slot->v;
-            if (MP_IS_UNKNOWN(out))
-                out->where = n;
-            return;
-        }
+    }
+    if (slot->gen == ev->gen) {
+        *out = slot->v;
+        if (MP_IS_UNKNOWN(out))
+            out->where = n;
+        return;
     }
     mp_value_unknown(out, MP_WHY_MISSING, n);
 done:

@@ -510,6 +510,11 @@ typedef struct mp_src_state {
     /* rec's members are bound to the slots when bound_gen == gen (eval.c;
      * resolve() zeroes the state, which unbinds it). */
     uint32_t bound_gen;
+    /* The source's member of case.sources, found by the one walk over
+     * case.sources in this evaluation (data.c), when inline_gen == gen;
+     * else the case does not hold it. Kept by resolve(). */
+    uint32_t inline_gen;
+    const json_t *inline_j;
 } mp_src_state;
 
 typedef struct mp_eval {
@@ -517,6 +522,7 @@ typedef struct mp_eval {
     const json_t *application;
     const json_t *context;
     const json_t *sources;
+    uint32_t srcs_walked; /* == gen: case.sources walked (data.c) */
     uint32_t app_bound;  /* == gen: application's members bound to slots */
     uint32_t ctx_bound;  /* == gen: context's members bound to slots */
     int32_t decision_date;
@@ -566,6 +572,10 @@ void mp_eval_node(mp_eval *ev, const mp_node *n, mp_value *out);
  * their declared types: one walk over obj's keys. Members s does not
  * declare (or does not index) are skipped. */
 void mp_bind_object(mp_eval *ev, const json_t *obj, const mp_schema *s);
+/* mp_bind_object for a source's record, which also finds its
+ * "_provenance" member in the same walk: that member, or NULL. */
+const json_t *mp_bind_record(mp_eval *ev, const json_t *obj,
+                             const mp_schema *s);
 void mp_value_unknown(mp_value *out, mp_why why, const mp_node *where);
 /* Convert a JSON value of the declared type; unknown with MP_WHY_TYPE
  * if it does not fit. */
