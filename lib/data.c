@@ -346,25 +346,38 @@ static void call_resolver(mp_eval *ev, const mp_source *src,
  * compares its own name, as its lookup would. */
 static void walk_sources(mp_eval *ev)
 {
-    const miaopi_ruleset *rs = ev->rs;
+    const mp_source *srcs = ev->rs->sources;
+    size_t ns = ev->rs->nsources;
+    mp_src_state *states = ev->src;
     uint32_t gen = ev->gen;
     json_t *o = (json_t *)ev->sources;
     ev->srcs_walked = gen;
+    /* Source names are unique in a ruleset; a case usually lists its
+     * sources in the ruleset's order, so the search starts after the
+     * source last found. */
+    size_t next = 0;
     for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
         const char *k = json_object_iter_key(it);
         size_t len = json_object_iter_key_len(it);
-        for (size_t i = 0; i < rs->nsources; i++) {
-            const mp_source *s = &rs->sources[i];
+        size_t i = next;
+        for (size_t t = 0; t < ns; t++) {
+            const mp_source *s = &srcs[i];
+            if (++i == ns)
+                i = 0;
             if (s->name_len == len && mp_name_eq(s->name, k, len)) {
-                mp_src_state *st = &ev->src[s->index];
+                mp_src_state *st = &states[s->index];
                 st->inline_gen = gen;
                 st->inline_j = json_object_iter_value(it);
+                next = i;
+                break;
             }
         }
     }
 }
 
-static void resolve(mp_eval *ev, const mp_source *src, mp_src_state *st)
+__attribute__((noinline)) static void resolve(mp_eval *ev,
+                                              const mp_source *src,
+                                              mp_src_state *st)
 {
     const json_t *j;
     const miaopi_ruleset *rs = ev->rs;

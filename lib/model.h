@@ -70,6 +70,7 @@ struct mp_schema {
      * with json_object_getn. */
     const uint8_t *index;
     uint32_t index_mask;
+    uint32_t index_first; /* fields[index_first..] are in the index */
 };
 
 const mp_field *mp_schema_find(const mp_schema *s, const char *name,
