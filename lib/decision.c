@@ -195,8 +195,8 @@ static int prepare(miaopi_decision *d, const miaopi_ruleset *rs)
     miaopi__arena_reset(&d->arena);
     d->ev.rs = rs;
     d->ev.nomem = false;
-    d->ev.steps = 0;
     d->ev.max_steps = 10000000u; /* callers with options override it */
+    mp_eval_reset_budget(&d->ev);
     return MIAOPI_OK;
 }
 
@@ -788,6 +788,7 @@ int miaopi__decision_begin(miaopi_decision *d, const miaopi_ruleset *rs,
     if (rc != MIAOPI_OK)
         return miaopi__error_set(err, rc, "out of memory");
     d->ev.max_steps = opts->max_steps ? opts->max_steps : 10000000u;
+    mp_eval_reset_budget(&d->ev);
     return read_case(d, miaopi__case_root(c), opts, prefill, err);
 }
 
@@ -818,6 +819,7 @@ int miaopi_evaluate(miaopi_decision *out, const miaopi_ruleset *rs,
     if (rc != MIAOPI_OK)
         return miaopi__error_set(err, rc, "out of memory");
     out->ev.max_steps = opts->max_steps ? opts->max_steps : 10000000u;
+    mp_eval_reset_budget(&out->ev);
     rc = read_case(out, miaopi__case_root(c), opts, false, err);
     if (rc != MIAOPI_OK)
         return rc;
@@ -826,7 +828,7 @@ int miaopi_evaluate(miaopi_decision *out, const miaopi_ruleset *rs,
     combine(out);
     /* Messages get a budget of their own: a spent budget must not blank
      * the explanation of a decision. */
-    out->ev.steps = 0;
+    mp_eval_reset_budget(&out->ev);
     out->nmask_memo = 0;
     out->masked.len = 0;
     for (size_t k = 0; k < out->nreasons; k++)

@@ -886,7 +886,7 @@ void mp_eval_node(mp_eval *ev, const mp_node *n, mp_value *out)
 {
     /* Once the budget is spent every node is UNKNOWN at once, so even an
      * exponential expression ends quickly. */
-    if (__builtin_expect(++ev->steps > ev->max_steps, 0)) {
+    if (__builtin_expect(--ev->budget < 0, 0)) {
         eval_limit(out, n);
         return;
     }

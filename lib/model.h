@@ -554,9 +554,20 @@ typedef struct mp_eval {
     size_t cnid_len;
     int cnid_rc;
     miaopi__cnid cnid;
-    uint64_t steps;     /* nodes evaluated so far */
     uint64_t max_steps; /* UINT64_MAX: unlimited (constant folding) */
+    /* Nodes the evaluation may still visit: max_steps (at most
+     * INT64_MAX, which is never reached) when the budget is reset
+     * (mp_eval_reset_budget), decremented per node; negative: spent, and
+     * it stays negative. Counting down to a sign is one instruction
+     * besides the branch, where counting up to max_steps was four. */
+    int64_t budget;
 } mp_eval;
+
+static inline void mp_eval_reset_budget(mp_eval *ev)
+{
+    ev->budget = ev->max_steps > (uint64_t)INT64_MAX ? INT64_MAX
+                                                     : (int64_t)ev->max_steps;
+}
 
 /* data.c: the record of source src for this evaluation, or NULL with
  * *why set (MP_WHY_UNAVAILABLE, MP_WHY_NOT_FOUND, MP_WHY_STALE,
