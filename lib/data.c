@@ -237,10 +237,11 @@ static const char *prov_member(mp_eval *ev, const json_t *prov,
     return json_is_string(v) ? arena_str(ev, json_string_value(v)) : "";
 }
 
-/* Copy the provenance of st->rec and apply the source's max-age. */
-static void check_record(mp_eval *ev, const mp_source *src, mp_src_state *st)
+/* Copy the provenance of st->rec (prov, its "_provenance" member, or
+ * NULL) and apply the source's max-age. */
+static void check_record(mp_eval *ev, const mp_source *src, mp_src_state *st,
+                         const json_t *prov)
 {
-    const json_t *prov = json_object_getn(st->rec, "_provenance", 11);
     if (prov) {
         st->origin = prov_member(ev, prov, "origin");
         st->retrieved_at = prov_member(ev, prov, "retrieved_at");
@@ -335,14 +336,72 @@ static void call_resolver(mp_eval *ev, const mp_source *src,
     json_decref(reply.rec); /* ev->fetched holds its own reference */
 }
 
-static void resolve(mp_eval *ev, const mp_source *src, mp_src_state *st)
+/* Rulesets with more sources than this look each one up by name. */
+#define WALK_MAX_SOURCES 16
+
+/* Find every source of the ruleset in case.sources with one walk over its
+ * members, when the first source is resolved in an evaluation:
+ * json_object_getn costs about 120 instructions per source (a seeded hash
+ * of the name and strcmp), a step of the walk a few loads. Each source
+ * compares its own name, as its lookup would. */
+static void walk_sources(mp_eval *ev)
 {
+    const mp_source *srcs = ev->rs->sources;
+    size_t ns = ev->rs->nsources;
+    mp_src_state *states = ev->src;
+    uint32_t gen = ev->gen;
+    json_t *o = (json_t *)ev->sources;
+    ev->srcs_walked = gen;
+    /* Source names are unique in a ruleset; a case usually lists its
+     * sources in the ruleset's order, so the search starts after the
+     * source last found. */
+    size_t next = 0;
+    for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
+        const char *k = json_object_iter_key(it);
+        size_t len = json_object_iter_key_len(it);
+        size_t i = next;
+        for (size_t t = 0; t < ns; t++) {
+            const mp_source *s = &srcs[i];
+            if (++i == ns)
+                i = 0;
+            if (s->name_len == len && mp_name_eq(s->name, k, len)) {
+                mp_src_state *st = &states[s->index];
+                st->inline_gen = gen;
+                st->inline_j = json_object_iter_value(it);
+                next = i;
+                break;
+            }
+        }
+    }
+}
+
+__attribute__((noinline)) static void resolve(mp_eval *ev,
+                                              const mp_source *src,
+                                              mp_src_state *st)
+{
+    const json_t *j;
+    const miaopi_ruleset *rs = ev->rs;
+    /* Sources without a name index (test_binding's plain copy) keep the
+     * lookup by name the walk replaced. */
+    if (src->schema.index && rs->nsources <= WALK_MAX_SOURCES &&
+        src->index >= 0 &&
+        (size_t)src->index < rs->nsources &&
+        src == &rs->sources[src->index]) {
+        if (ev->srcs_walked != ev->gen)
+            walk_sources(ev);
+        j = st->inline_gen == ev->gen ? st->inline_j : NULL;
+    } else {
+        j = ev->sources ? json_object_getn(ev->sources, src->name,
+                                           src->name_len)
+                        : NULL;
+    }
+    uint32_t inline_gen = st->inline_gen;
+    const json_t *inline_j = st->inline_j;
     memset(st, 0, sizeof(*st));
+    st->inline_gen = inline_gen;
+    st->inline_j = inline_j;
     st->gen = ev->gen;
     st->origin = st->retrieved_at = st->version = st->detail = "";
-    const json_t *j = ev->sources ? json_object_getn(ev->sources, src->name,
-                                                     src->name_len)
-                                  : NULL;
     if (j) {
         if (json_is_object(j)) {
             st->status = MP_SRC_INLINE;
@@ -363,8 +422,21 @@ static void resolve(mp_eval *ev, const mp_source *src, mp_src_state *st)
                          "resolver is registered for it";
         }
     }
-    if (st->rec)
-        check_record(ev, src, st);
+    if (!st->rec)
+        return;
+    const json_t *prov;
+    if (src->max_age_s <= 0 && src->schema.index) {
+        /* Without a max-age nothing in the record can make it unusable,
+         * so its members are bound to their slots now (as the first read
+         * of a field would do) and "_provenance" is found in the same
+         * walk. With a max-age, freshness is settled first and the
+         * members are bound at the first read, as before. */
+        prov = mp_bind_record(ev, st->rec, &src->schema);
+        st->bound_gen = ev->gen;
+    } else {
+        prov = json_object_getn(st->rec, "_provenance", 11);
+    }
+    check_record(ev, src, st, prov);
 }
 
 const json_t *mp_source_record(mp_eval *ev, const mp_source *src,

@@ -184,6 +184,7 @@ static int prepare(miaopi_decision *d, const miaopi_ruleset *rs)
         memset(d->ev.slots, 0, d->ev.cap_slots * sizeof(mp_slot));
         memset(d->ev.src, 0, d->ev.cap_src * sizeof(mp_src_state));
         d->ev.app_bound = d->ev.ctx_bound = 0;
+        d->ev.srcs_walked = 0;
         d->ev.cnid_gen = 0;
         d->ev.gen = 1;
     }
@@ -194,8 +195,8 @@ static int prepare(miaopi_decision *d, const miaopi_ruleset *rs)
     miaopi__arena_reset(&d->arena);
     d->ev.rs = rs;
     d->ev.nomem = false;
-    d->ev.steps = 0;
     d->ev.max_steps = 10000000u; /* callers with options override it */
+    mp_eval_reset_budget(&d->ev);
     return MIAOPI_OK;
 }
 
@@ -787,6 +788,7 @@ int miaopi__decision_begin(miaopi_decision *d, const miaopi_ruleset *rs,
     if (rc != MIAOPI_OK)
         return miaopi__error_set(err, rc, "out of memory");
     d->ev.max_steps = opts->max_steps ? opts->max_steps : 10000000u;
+    mp_eval_reset_budget(&d->ev);
     return read_case(d, miaopi__case_root(c), opts, prefill, err);
 }
 
@@ -817,6 +819,7 @@ int miaopi_evaluate(miaopi_decision *out, const miaopi_ruleset *rs,
     if (rc != MIAOPI_OK)
         return miaopi__error_set(err, rc, "out of memory");
     out->ev.max_steps = opts->max_steps ? opts->max_steps : 10000000u;
+    mp_eval_reset_budget(&out->ev);
     rc = read_case(out, miaopi__case_root(c), opts, false, err);
     if (rc != MIAOPI_OK)
         return rc;
@@ -825,7 +828,7 @@ int miaopi_evaluate(miaopi_decision *out, const miaopi_ruleset *rs,
     combine(out);
     /* Messages get a budget of their own: a spent budget must not blank
      * the explanation of a decision. */
-    out->ev.steps = 0;
+    mp_eval_reset_budget(&out->ev);
     out->nmask_memo = 0;
     out->masked.len = 0;
     for (size_t k = 0; k < out->nreasons; k++)
@@ -1367,7 +1370,7 @@ int miaopi_decision_to_json(char **out, const miaopi_decision *d,
 static const mp_src_state *src_state(const miaopi_decision *d, size_t i)
 {
     static const mp_src_state unused = {0, MP_SRC_UNUSED, NULL, "", "",
-                                        "", "", false, 0};
+                                        "", "", false, 0, 0, NULL};
     const mp_src_state *st = &d->ev.src[i];
     return st->gen == d->ev.gen ? st : &unused;
 }

@@ -314,6 +314,7 @@ static mp_node *fold(mp_compiler *c, mp_node *n)
     mp_eval ev;
     memset(&ev, 0, sizeof(ev));
     ev.max_steps = UINT64_MAX; /* no budget: a constant is small */
+    mp_eval_reset_budget(&ev);
     ev.rs = c->rs;
     ev.arena = &c->rs->pool;
     mp_value v;

@@ -70,6 +70,7 @@ struct mp_schema {
      * with json_object_getn. */
     const uint8_t *index;
     uint32_t index_mask;
+    uint32_t index_first; /* fields[index_first..] are in the index */
 };
 
 const mp_field *mp_schema_find(const mp_schema *s, const char *name,
@@ -510,6 +511,11 @@ typedef struct mp_src_state {
     /* rec's members are bound to the slots when bound_gen == gen (eval.c;
      * resolve() zeroes the state, which unbinds it). */
     uint32_t bound_gen;
+    /* The source's member of case.sources, found by the one walk over
+     * case.sources in this evaluation (data.c), when inline_gen == gen;
+     * else the case does not hold it. Kept by resolve(). */
+    uint32_t inline_gen;
+    const json_t *inline_j;
 } mp_src_state;
 
 typedef struct mp_eval {
@@ -517,6 +523,7 @@ typedef struct mp_eval {
     const json_t *application;
     const json_t *context;
     const json_t *sources;
+    uint32_t srcs_walked; /* == gen: case.sources walked (data.c) */
     uint32_t app_bound;  /* == gen: application's members bound to slots */
     uint32_t ctx_bound;  /* == gen: context's members bound to slots */
     int32_t decision_date;
@@ -547,9 +554,20 @@ typedef struct mp_eval {
     size_t cnid_len;
     int cnid_rc;
     miaopi__cnid cnid;
-    uint64_t steps;     /* nodes evaluated so far */
     uint64_t max_steps; /* UINT64_MAX: unlimited (constant folding) */
+    /* Nodes the evaluation may still visit: max_steps (at most
+     * INT64_MAX, which is never reached) when the budget is reset
+     * (mp_eval_reset_budget), decremented per node; negative: spent, and
+     * it stays negative. Counting down to a sign is one instruction
+     * besides the branch, where counting up to max_steps was four. */
+    int64_t budget;
 } mp_eval;
+
+static inline void mp_eval_reset_budget(mp_eval *ev)
+{
+    ev->budget = ev->max_steps > (uint64_t)INT64_MAX ? INT64_MAX
+                                                     : (int64_t)ev->max_steps;
+}
 
 /* data.c: the record of source src for this evaluation, or NULL with
  * *why set (MP_WHY_UNAVAILABLE, MP_WHY_NOT_FOUND, MP_WHY_STALE,
@@ -566,6 +584,10 @@ void mp_eval_node(mp_eval *ev, const mp_node *n, mp_value *out);
  * their declared types: one walk over obj's keys. Members s does not
  * declare (or does not index) are skipped. */
 void mp_bind_object(mp_eval *ev, const json_t *obj, const mp_schema *s);
+/* mp_bind_object for a source's record, which also finds its
+ * "_provenance" member in the same walk: that member, or NULL. */
+const json_t *mp_bind_record(mp_eval *ev, const json_t *obj,
+                             const mp_schema *s);
 void mp_value_unknown(mp_value *out, mp_why why, const mp_node *where);
 /* Convert a JSON value of the declared type; unknown with MP_WHY_TYPE
  * if it does not fit. */

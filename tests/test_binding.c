@@ -241,6 +241,67 @@ static void mutate_case(pair *p, const char *file)
             continue;
         mutate_object(p, root, rec, name);
     }
+    /* Provenance in each record (fresh, stale, malformed, not an
+     * object), found by the bound path in the walk that binds the record
+     * when the source has no max-age. */
+    static const char *const provs[] = {
+        "{\"origin\": \"gov\", \"retrieved_at\": "
+        "\"2024-01-01T00:00:00+08:00\", \"version\": \"v1\"}",
+        "{\"origin\": \"gov\", \"retrieved_at\": "
+        "\"1999-01-01T00:00:00Z\"}",
+        "{\"retrieved_at\": \"not a time\", \"version\": 3}",
+        "[1, 2]",
+        "null",
+    };
+    json_object_foreach(sources, name, rec)
+    {
+        if (!json_is_object(rec))
+            continue;
+        for (size_t i = 0; i < sizeof(provs) / sizeof(provs[0]); i++) {
+            json_t *pv = json_loads(provs[i], JSON_DECODE_ANY, &je);
+            ck_assert_ptr_nonnull(pv);
+            json_object_set_new(rec, "_provenance", pv);
+            char what[256];
+            snprintf(what, sizeof(what), "%s._provenance %zu", name, i);
+            compare(p, root, what);
+        }
+        json_object_del(rec, "_provenance");
+    }
+    /* case.sources walked once: members the ruleset does not name, names
+     * that collide with a source's, the sources in reverse order. */
+    if (json_is_object(sources)) {
+        json_t *copy = json_deep_copy(sources);
+        ck_assert_ptr_nonnull(copy);
+        json_object_clear(sources);
+        json_object_set_new(sources, "zz_other", json_object());
+        json_object_set_new(sources, "", json_object());
+        const char *k;
+        json_t *v;
+        json_object_foreach(copy, k, v)
+        {
+            char *c = collide(k);
+            json_object_set_new(sources, c, json_object());
+            free(c);
+        }
+        json_object_update(sources, copy);
+        compare(p, root, "sources with other members");
+        json_object_clear(sources);
+        size_t n = json_object_size(copy);
+        const char **names = calloc(n ? n : 1, sizeof(char *));
+        ck_assert_ptr_nonnull(names);
+        size_t m = 0;
+        json_object_foreach(copy, k, v) names[m++] = k;
+        while (m > 0) {
+            m--;
+            json_object_set(sources, names[m],
+                            json_object_get(copy, names[m]));
+        }
+        free(names);
+        compare(p, root, "sources in reverse order");
+        json_object_clear(sources);
+        json_object_update(sources, copy);
+        json_decref(copy);
+    }
     /* The decision date behind more than four other members. */
     json_t *ctx = json_object_get(root, "context");
     json_t *dd = json_object_get(ctx, "decision_date");
