@@ -22,6 +22,7 @@ RULES = os.path.join(ROOT, "rules", "sz-talent", "ruleset.xml")
 TARGETS = {
     "a-eval": ">= 1,000,000",
     "a-eval-hot": ">= 1,000,000",
+    "a-eval-cached": ">= 1,000,000",
     "g-allocs": "0",
     "b-e2e": ">= 300,000",
     "c-e2e-log-sha256": ">= 250,000",
@@ -127,6 +128,8 @@ def main():
     rows += bench(exe, "eval", RULES, cases, "-n", passes)
     rows += bench(exe, "eval", RULES, cases, "-c", 2000,
                   "-n", 5 if a.quick else 100)
+    rows += bench(exe, "eval", RULES, cases, "-c", 200,
+                  "-n", 50 if a.quick else 1000)
     rows += bench(exe, "allocs", RULES, cases)
     rows += bench(exe, "e2e", RULES, cases, out)
     rows += bench(exe, "parse", RULES, cases)
