@@ -312,6 +312,14 @@ static int run(replay *r, const char *log)
          * instead of parsing them (docs/audit-log.md). */
         int rc = miaopi_log_entry_replay(e, r->d, r->rules.items, r->rules.n,
                                          &err);
+        if (rc == 1) {
+            /* Reproduced. Nothing else is asked of the entry: an accessor
+             * would parse the part the replay only compared as bytes. */
+            r->entries++;
+            r->reproduced++;
+            progress(r, false);
+            continue;
+        }
         if (rc == MIAOPI_ENOMEM) {
             cli_print_error(log, &err);
             status = EXIT_ERROR;
@@ -328,9 +336,7 @@ static int run(replay *r, const char *log)
         if (strcmp(miaopi_log_entry_type(e), "decision") != 0)
             continue; /* the header, a recovery record */
         r->entries++;
-        if (rc == 1) {
-            r->reproduced++;
-        } else if (rc == 0) {
+        if (rc == 0) {
             r->differed++;
             report_difference(r, e, "differs", r->d);
         } else if (rc == MIAOPI_ENOTFOUND) {
