@@ -143,9 +143,9 @@ static mhd_result respond(struct MHD_Connection *conn, unsigned status,
 }
 
 /* {"error": {"status": .., "code": .., "id": .., "message": .., "line": ..,
- * "column": ..}}: the library's error, for the portal to act on. line and
- * column (1-based, the column in characters) say where in the request
- * body a JSON error is. */
+ * "column": .., "offset": ..}}: the library's error, for the portal to act
+ * on. line and column (1-based, the column in characters) and offset
+ * (0-based, in bytes) say where in the request body a JSON error is. */
 static mhd_result respond_error(struct MHD_Connection *conn, unsigned status,
                                 const char *code, const miaopi_error *err,
                                 const char *message)
@@ -161,6 +161,8 @@ static mhd_result respond_error(struct MHD_Connection *conn, unsigned status,
     buf_json_string(&b, message ? message : err ? err->message : "");
     if (err && err->line > 0)
         buf_printf(&b, ",\"line\":%d,\"column\":%d", err->line, err->column);
+    if (err && err->line > 0 && err->offset >= 0)
+        buf_printf(&b, ",\"offset\":%ld", err->offset);
     buf_add(&b, "}}\n", 3);
     mhd_result ret = b.failed ? MHD_NO
                               : respond(conn, status, b.p, b.len, NULL);
