@@ -1369,8 +1369,11 @@ int miaopi_decision_to_json(char **out, const miaopi_decision *d,
 
 static const mp_src_state *src_state(const miaopi_decision *d, size_t i)
 {
-    static const mp_src_state unused = {0, MP_SRC_UNUSED, NULL, "", "",
-                                        "", "", false, 0, 0, NULL};
+    static const mp_src_state unused = {.status = MP_SRC_UNUSED,
+                                        .origin = "",
+                                        .retrieved_at = "",
+                                        .version = "",
+                                        .detail = ""};
     const mp_src_state *st = &d->ev.src[i];
     return st->gen == d->ev.gen ? st : &unused;
 }
