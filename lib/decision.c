@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 const json_t *miaopi__case_root(const miaopi_case *c);
 int miaopi__case_wrap(miaopi_case **out, json_t *root);
@@ -66,6 +65,9 @@ struct miaopi_decision {
     bool shadow_ok;       /* ... and the candidate decided */
     bool diverged;
     mp_aux *aux;          /* traces and expressions (authoring.c), or NULL */
+    /* Random bytes for ids, last: 512 bytes that most evaluations never
+     * touch stay out of the way of the fields above. */
+    miaopi__idpool idpool;
 };
 
 int miaopi_decision_new_with(miaopi_decision **out,
@@ -125,6 +127,9 @@ void miaopi_decision_free(miaopi_decision *d)
     miaopi_decision_free(d->shadow);
     miaopi__aux_free(d->aux);
     miaopi_ruleset_unref(d->rs);
+    /* Unused pool bytes are future ids: which decisions will be spot
+     * checked must not be readable from freed memory. */
+    miaopi__idpool_wipe(&d->idpool);
     miaopi_allocator alloc = d->alloc;
     miaopi__free(d->al ? &alloc : NULL, d);
 }
@@ -624,7 +629,8 @@ static void combine(miaopi_decision *d)
 static int make_id(miaopi_decision *d)
 {
     unsigned char b[16];
-    if (RAND_bytes(b, sizeof(b)) != 1)
+    /* From the decision's pool: one RAND_bytes call per 32 ids. */
+    if (miaopi__idpool_take(&d->idpool, b, sizeof(b)) != MIAOPI_OK)
         return MIAOPI_EINTERNAL;
     b[6] = (unsigned char)((b[6] & 0x0F) | 0x40); /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3F) | 0x80); /* RFC 4122 variant */

@@ -116,6 +116,27 @@ int miaopi__read_file(const miaopi_allocator *al, const char *path,
 /* SHA-256 of data as 64 lower-case hex digits plus NUL. */
 bool miaopi__sha256_hex(const void *data, size_t len, char out[65]);
 
+/* A pool of random bytes for decision ids (idpool.c), kept in each
+ * decision so that one RAND_bytes call serves many ids. Bytes are handed
+ * out once and zeroed; the pool is drawn again after a fork() (the child
+ * must not repeat the parent's ids) or when it is found at another
+ * address than it was drawn at (a byte copy). All zero is a valid empty
+ * pool. Not thread-safe: it belongs to one decision. */
+#define MIAOPI__IDPOOL_SIZE 512
+typedef struct miaopi__idpool {
+    unsigned char bytes[MIAOPI__IDPOOL_SIZE];
+    size_t next;                 /* bytes before this were handed out */
+    unsigned long gen;           /* fork generation of the draw */
+    const struct miaopi__idpool *owner; /* where drawn; NULL: empty */
+} miaopi__idpool;
+
+/* n (at most MIAOPI__IDPOOL_SIZE) fresh random bytes into out. Returns 0
+ * or MIAOPI_EINTERNAL when OpenSSL's generator fails; there is no other
+ * source. */
+int miaopi__idpool_take(miaopi__idpool *p, unsigned char *out, size_t n);
+/* Cleanse the pool's bytes and leave it empty. */
+void miaopi__idpool_wipe(miaopi__idpool *p);
+
 /* Edit distance between two names, for "did you mean" suggestions. */
 size_t miaopi__edit_distance(const char *a, size_t n, const char *b,
                              size_t m);
