@@ -356,9 +356,28 @@ static void walk_sources(mp_eval *ev)
      * sources in the ruleset's order, so the search starts after the
      * source last found. */
     size_t next = 0;
-    for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
-        const char *k = json_object_iter_key(it);
-        size_t len = json_object_iter_key_len(it);
+    const mp_flatobj *fo = mp_flat_find(ev->flat, o);
+    size_t nflat = fo ? fo->n : 0;
+    void *it = fo ? NULL : json_object_iter(o);
+    for (size_t m = 0; m < nflat || it;) {
+        const char *k;
+        size_t len;
+        const json_t *v;
+        if (fo) {
+            k = mp_member_key(ev->flat, &fo->m[m]);
+            len = fo->m[m].key_len;
+            /* A source given as null or a scalar is read in the tree, for
+             * what resolve says of it. */
+            v = mp_member_json(&fo->m[m]);
+            if (!v)
+                v = json_object_getn(o, k, len);
+            m++;
+        } else {
+            k = json_object_iter_key(it);
+            len = json_object_iter_key_len(it);
+            v = json_object_iter_value(it);
+            it = json_object_iter_next(o, it);
+        }
         size_t i = next;
         for (size_t t = 0; t < ns; t++) {
             const mp_source *s = &srcs[i];
@@ -367,7 +386,7 @@ static void walk_sources(mp_eval *ev)
             if (s->name_len == len && mp_name_eq(s->name, k, len)) {
                 mp_src_state *st = &states[s->index];
                 st->inline_gen = gen;
-                st->inline_j = json_object_iter_value(it);
+                st->inline_j = v;
                 next = i;
                 break;
             }
@@ -403,7 +422,8 @@ __attribute__((noinline)) static void resolve(mp_eval *ev,
     st->gen = ev->gen;
     st->origin = st->retrieved_at = st->version = st->detail = "";
     if (j) {
-        if (json_is_object(j)) {
+        /* An object in the case's member table is an object. */
+        if (mp_flat_find(ev->flat, j) || json_is_object(j)) {
             st->status = MP_SRC_INLINE;
             st->rec = j;
         } else {

@@ -480,24 +480,82 @@ static int read_context_time(miaopi_decision *d, miaopi_error *err)
     return MIAOPI_OK;
 }
 
-static int read_case(miaopi_decision *d, const json_t *root,
+/* The member named k (len bytes) of obj into *m (type JSON_NULL when
+ * absent), from the case's member table, or looking at most `near`
+ * members into obj (a few loads each) before a hashed lookup. */
+static void member_near(const mp_flat *flat, const json_t *obj,
+                        const char *k, size_t len, size_t near, mp_member *m)
+{
+    const mp_flatobj *fo = mp_flat_find(flat, obj);
+    if (fo) {
+        for (size_t i = 0; i < fo->n; i++)
+            if (fo->m[i].key_len == len &&
+                memcmp(mp_member_key(flat, &fo->m[i]), k, len) == 0) {
+                *m = fo->m[i];
+                return;
+            }
+        mp_member_of_json(NULL, m);
+        return;
+    }
+    json_t *o = (json_t *)obj;
+    void *it = json_object_iter(o);
+    for (size_t i = 0; it && i < near; it = json_object_iter_next(o, it), i++)
+        if (json_object_iter_key_len(it) == len &&
+            memcmp(json_object_iter_key(it), k, len) == 0) {
+            mp_member_of_json(json_object_iter_value(it), m);
+            return;
+        }
+    mp_member_of_json(it ? json_object_getn(o, k, len) : NULL, m);
+}
+
+/* Is a declared member absent or null? After binding, from its slot
+ * (binding converts null to MP_WHY_MISSING, and only null). */
+static bool slot_absent(const mp_eval *ev, const mp_field *f)
+{
+    const mp_slot *s = &ev->slots[f->slot];
+    return s->jgen != ev->gen ||
+           (s->v.kind == MP_T_NONE && s->v.why == MP_WHY_MISSING);
+}
+
+static int read_case(miaopi_decision *d, const miaopi_case *c,
                      const miaopi_eval_options *opts, bool prefill,
                      miaopi_error *err)
 {
     const miaopi_ruleset *rs = d->rs;
     mp_eval *ev = &d->ev;
+    const json_t *root = miaopi__case_root(c);
+    ev->flat = miaopi__case_flat(c);
     /* One walk over the root's members instead of three lookups. */
     ev->application = ev->context = ev->sources = NULL;
+    const mp_flatobj *fo = mp_flat_find(ev->flat, root);
+    size_t nroot = fo ? fo->n : 0;
     json_t *r = (json_t *)root;
-    for (void *it = json_object_iter(r); it; it = json_object_iter_next(r, it)) {
-        const char *k = json_object_iter_key(it);
-        size_t len = json_object_iter_key_len(it);
-        if (len == 11 && memcmp(k, "application", 11) == 0)
-            ev->application = json_object_iter_value(it);
-        else if (len == 7 && memcmp(k, "context", 7) == 0)
-            ev->context = json_object_iter_value(it);
-        else if (len == 7 && memcmp(k, "sources", 7) == 0)
-            ev->sources = json_object_iter_value(it);
+    void *it = fo ? NULL : json_object_iter(r);
+    for (size_t i = 0; i < nroot || it;) {
+        const char *k;
+        size_t len;
+        const mp_member *m = NULL;
+        if (fo) {
+            m = &fo->m[i++];
+            k = mp_member_key(ev->flat, m);
+            len = m->key_len;
+        } else {
+            k = json_object_iter_key(it);
+            len = json_object_iter_key_len(it);
+        }
+        const json_t **dst =
+            len == 11 && memcmp(k, "application", 11) == 0 ? &ev->application
+            : len == 7 && memcmp(k, "context", 7) == 0     ? &ev->context
+            : len == 7 && memcmp(k, "sources", 7) == 0     ? &ev->sources
+                                                           : NULL;
+        if (dst)
+            /* From the table, an object; anything else (null: absent) is
+             * read in the tree. */
+            *dst = m && mp_member_json(m) ? mp_member_json(m)
+                   : m                    ? json_object_getn(r, k, len)
+                                          : json_object_iter_value(it);
+        if (!fo)
+            it = json_object_iter_next(r, it);
     }
     /* The application's and context's members are bound to their slots
      * now: the required-field checks below and the rules read them
@@ -516,33 +574,21 @@ static int read_case(miaopi_decision *d, const json_t *root,
     }
     /* decision_date is usually among the first members of a small
      * context: a short walk finds it for less than a hashed lookup. */
-    const json_t *dd = NULL;
-    json_t *cx = (json_t *)ev->context;
-    int walked = 0;
-    void *it = json_object_iter(cx);
-    for (; it && walked < 4; it = json_object_iter_next(cx, it), walked++) {
-        if (json_object_iter_key_len(it) == 13 &&
-            memcmp(json_object_iter_key(it), "decision_date", 13) == 0) {
-            dd = json_object_iter_value(it);
-            break;
-        }
-    }
-    if (!dd && it)
-        dd = json_object_getn(cx, "decision_date", 13);
-    if (!json_is_string(dd))
+    mp_member dd;
+    member_near(ev->flat, ev->context, "decision_date", 13, 4, &dd);
+    if (dd.type != JSON_STRING)
         return case_error(err, "the case has no context.decision_date "
                                "(\"YYYY-MM-DD\"); the decision date comes "
                                "from the case, never the clock",
                           NULL);
-    if (!miaopi__date_parse(json_string_value(dd), json_string_length(dd),
-                            &d->ev.decision_date))
+    if (!miaopi__date_parse(dd.u.s.p, dd.u.s.len, &d->ev.decision_date))
         return case_error(err,
                           "context.decision_date is not a valid YYYY-MM-DD "
                           "date:",
-                          json_string_value(dd));
+                          dd.u.s.p);
     /* A date that parses is exactly "YYYY-MM-DD" with a year from 0001 to
      * 9999, which is what formatting it would give back. */
-    memcpy(d->date, json_string_value(dd), 10);
+    memcpy(d->date, dd.u.s.p, 10);
     d->date[10] = '\0';
     d->ev.resolvers = opts->resolvers;
     /* The decision time and deadline matter only for freshness and for
@@ -565,14 +611,15 @@ static int read_case(miaopi_decision *d, const json_t *root,
         const mp_field *f = &rs->application.fields[i];
         if (!f->required)
             continue;
-        const json_t *v;
+        bool absent;
         if (app_idx) {
-            const mp_slot *s = &ev->slots[f->slot];
-            v = s->jgen == ev->gen ? s->j : NULL;
+            absent = slot_absent(ev, f);
         } else {
-            v = json_object_getn(ev->application, f->name, f->name_len);
+            const json_t *v = json_object_getn(ev->application, f->name,
+                                                f->name_len);
+            absent = !v || json_is_null(v);
         }
-        if (!v || json_is_null(v))
+        if (absent)
             return case_error(err, "the application lacks the required "
                                    "field",
                               f->name);
@@ -581,14 +628,15 @@ static int read_case(miaopi_decision *d, const json_t *root,
         const mp_field *f = &rs->context.fields[i];
         if (!f->required)
             continue;
-        const json_t *v;
+        bool absent;
         if (ctx_idx) {
-            const mp_slot *s = &ev->slots[f->slot];
-            v = s->jgen == ev->gen ? s->j : NULL;
+            absent = slot_absent(ev, f);
         } else {
-            v = json_object_getn(ev->context, f->name, f->name_len);
+            const json_t *v = json_object_getn(ev->context, f->name,
+                                                f->name_len);
+            absent = !v || json_is_null(v);
         }
-        if (!v || json_is_null(v))
+        if (absent)
             return case_error(err, "the context lacks the required field",
                               f->name);
     }
@@ -795,7 +843,7 @@ int miaopi__decision_begin(miaopi_decision *d, const miaopi_ruleset *rs,
         return miaopi__error_set(err, rc, "out of memory");
     d->ev.max_steps = opts->max_steps ? opts->max_steps : 10000000u;
     mp_eval_reset_budget(&d->ev);
-    return read_case(d, miaopi__case_root(c), opts, prefill, err);
+    return read_case(d, c, opts, prefill, err);
 }
 
 mp_eval *miaopi__decision_eval(miaopi_decision *d)
@@ -826,7 +874,7 @@ int miaopi_evaluate(miaopi_decision *out, const miaopi_ruleset *rs,
         return miaopi__error_set(err, rc, "out of memory");
     out->ev.max_steps = opts->max_steps ? opts->max_steps : 10000000u;
     mp_eval_reset_budget(&out->ev);
-    rc = read_case(out, miaopi__case_root(c), opts, false, err);
+    rc = read_case(out, c, opts, false, err);
     if (rc != MIAOPI_OK)
         return rc;
     for (size_t i = 0; i < rs->nrules; i++)

@@ -120,11 +120,13 @@ void mp_value_unknown(mp_value *out, mp_why why, const mp_node *where)
     out->where = where;
 }
 
+/* Convert a member (as the case's member table holds it, or as read from
+ * a jansson value) to the declared type. */
 static inline __attribute__((always_inline)) void
-value_from_json(const json_t *j, const mp_type *t, const mp_node *where,
-                mp_value *out)
+value_from_member(const mp_member *m, const mp_type *t, const mp_node *where,
+                  mp_value *out)
 {
-    if (!j || json_is_null(j)) {
+    if (m->type == JSON_NULL) {
         mp_value_unknown(out, MP_WHY_MISSING, where);
         return;
     }
@@ -132,55 +134,61 @@ value_from_json(const json_t *j, const mp_type *t, const mp_node *where,
     out->kind = t->kind;
     switch (t->kind) {
     case MP_T_STRING:
-        if (!json_is_string(j))
+        if (m->type != JSON_STRING)
             break;
-        out->u.s.p = json_string_value(j);
-        out->u.s.len = json_string_length(j);
+        out->u.s.p = m->u.s.p;
+        out->u.s.len = m->u.s.len;
         return;
     case MP_T_INT:
-        if (!json_is_integer(j))
+        if (m->type != JSON_INTEGER)
             break;
-        out->u.i = json_integer_value(j);
+        out->u.i = m->u.i;
         return;
     case MP_T_DEC:
-        if (json_is_integer(j)) {
-            out->u.d = miaopi__dec_from_int(json_integer_value(j));
+        if (m->type == JSON_INTEGER) {
+            out->u.d = miaopi__dec_from_int(m->u.i);
             return;
         }
-        if (json_is_real(j) &&
-            miaopi__dec_from_double(json_real_value(j), &out->u.d))
+        if (m->type == JSON_REAL && miaopi__dec_from_double(m->u.r, &out->u.d))
             return;
-        if (json_is_string(j) &&
-            miaopi__dec_parse(json_string_value(j), json_string_length(j),
-                              &out->u.d))
+        if (m->type == JSON_STRING &&
+            miaopi__dec_parse(m->u.s.p, m->u.s.len, &out->u.d))
             return;
         break;
     case MP_T_BOOL:
-        if (!json_is_boolean(j))
+        if (m->type != JSON_TRUE && m->type != JSON_FALSE)
             break;
-        out->u.b = json_is_true(j);
+        out->u.b = m->type == JSON_TRUE;
         return;
     case MP_T_DATE:
-        if (json_is_string(j) &&
-            miaopi__date_parse(json_string_value(j), json_string_length(j),
-                               &out->u.date))
+        if (m->type == JSON_STRING &&
+            miaopi__date_parse(m->u.s.p, m->u.s.len, &out->u.date))
             return;
         break;
     case MP_T_LIST:
-        if (!json_is_array(j))
+        if (m->type != JSON_ARRAY)
             break;
-        out->u.list.json = j;
-        out->u.list.n = json_array_size(j);
+        out->u.list.json = m->u.j;
+        out->u.list.n = json_array_size(m->u.j);
         return;
     case MP_T_RECORD:
-        if (!json_is_object(j))
+        if (m->type != JSON_OBJECT)
             break;
-        out->u.rec = j;
+        out->u.rec = m->u.j;
         return;
     default:
         break;
     }
     mp_value_unknown(out, MP_WHY_TYPE, where);
+}
+
+static inline __attribute__((always_inline)) void
+value_from_json(const json_t *j, const mp_type *t, const mp_node *where,
+                mp_value *out)
+{
+    mp_member m;
+    mp_member_of_json(j, &m);
+    value_from_member(&m, t, where, out);
 }
 
 void mp_value_from_json(const json_t *j, const mp_type *t,
@@ -336,48 +344,83 @@ void mp_value_format(const mp_value *v, const mp_type *t, miaopi__pii pii,
 
 /* ---- evaluation ---- */
 
-static inline __attribute__((always_inline)) void
-bind_object(mp_eval *ev, const json_t *obj, const mp_schema *s,
-            const json_t **prov)
+/* The field of schema s a member named k is bound to, or NULL (see
+ * bind_object). */
+static inline __attribute__((always_inline)) const mp_field *
+bind_field(const mp_schema *s, size_t *next, const char *k, size_t len)
 {
-    /* Walking jansson's ordered key list costs a few loads per member;
-     * json_object_getn hashes the name with a seeded hash and compares
-     * with strcmp, about 140 instructions per field read. jansson keeps
-     * one member per key, so each slot is bound at most once. The value
-     * is converted here, into the slot cache, as the first read of the
-     * field would have done (its unknown reason gets the reading node as
-     * `where` when read, as every cached read does). */
-    json_t *o = (json_t *)obj;
-    uint32_t gen = ev->gen;
-    mp_slot *slots = ev->slots;
     /* Case objects usually list their members in the order the ruleset
      * declares them: the field after the last one bound is tried first,
      * by length and name, before the index (its hash, probe and
      * comparison cost three times as much). Names are unique in a
      * schema, so either way finds the same field. */
     const mp_field *fields = s->fields;
-    size_t nfields = s->nfields, next = s->index_first;
+    const mp_field *f;
+    if (*next < s->nfields && fields[*next].name_len == len &&
+        mp_name_eq(fields[*next].name, k, len)) {
+        f = &fields[(*next)++];
+    } else {
+        f = mp_schema_lookup(s, k, len);
+        if (f)
+            *next = (size_t)(f - fields) + 1;
+    }
+    return f;
+}
+
+static inline __attribute__((always_inline)) void
+bind_slot(mp_eval *ev, const mp_field *f, const mp_member *m)
+{
+    mp_slot *slot = &ev->slots[f->slot];
+    slot->jgen = ev->gen;
+    slot->gen = ev->gen;
+    value_from_member(m, &f->type, NULL, &slot->v);
+}
+
+static inline bool is_provenance(const char *k, size_t len)
+{
+    return len == 11 && memcmp(k, "_provenance", 11) == 0;
+}
+
+static inline __attribute__((always_inline)) void
+bind_object(mp_eval *ev, const json_t *obj, const mp_schema *s,
+            const json_t **prov)
+{
+    /* Each declared member is converted here, into the slot cache, as
+     * the first read of the field would have done (its unknown reason
+     * gets the reading node as `where` when read, as every cached read
+     * does). jansson keeps one member per key, so each slot is bound at
+     * most once. An object in the case's member table is read from it:
+     * contiguous, with its scalars already out of the tree. Others
+     * (records returned by resolvers) are walked in jansson's ordered
+     * member list, a few loads per member; json_object_getn would hash
+     * each name with a seeded hash, about 140 instructions per field. */
+    size_t next = s->index_first;
+    const mp_flatobj *fo = mp_flat_find(ev->flat, obj);
+    if (fo) {
+        const char *pool = ev->flat->pool;
+        for (const mp_member *m = fo->m, *e = m + fo->n; m < e; m++) {
+            const char *k = pool + m->key;
+            if (prov && is_provenance(k, m->key_len))
+                *prov = m->type == JSON_OBJECT
+                            ? m->u.j /* else not a record: rare */
+                            : json_object_getn(obj, k, m->key_len);
+            const mp_field *f = bind_field(s, &next, k, m->key_len);
+            if (f)
+                bind_slot(ev, f, m);
+        }
+        return;
+    }
+    json_t *o = (json_t *)obj;
     for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
         const char *k = json_object_iter_key(it);
         size_t len = json_object_iter_key_len(it);
-        if (prov && len == 11 && memcmp(k, "_provenance", 11) == 0)
+        if (prov && is_provenance(k, len))
             *prov = json_object_iter_value(it);
-        const mp_field *f;
-        if (next < nfields && fields[next].name_len == len &&
-            mp_name_eq(fields[next].name, k, len)) {
-            f = &fields[next++];
-        } else {
-            f = mp_schema_lookup(s, k, len);
-            if (f)
-                next = (size_t)(f - fields) + 1;
-        }
+        const mp_field *f = bind_field(s, &next, k, len);
         if (f) {
-            mp_slot *slot = &slots[f->slot];
-            json_t *j = json_object_iter_value(it);
-            slot->jgen = gen;
-            slot->j = j;
-            slot->gen = gen;
-            value_from_json(j, &f->type, NULL, &slot->v);
+            mp_member m;
+            mp_member_of_json(json_object_iter_value(it), &m);
+            bind_slot(ev, f, &m);
         }
     }
 }

@@ -479,13 +479,104 @@ mp_node *mp_compile_placeholder(mp_compiler *c, const char *src, size_t len,
 /* Is the node a compile-time constant (literal)? */
 bool mp_node_is_constant(const mp_node *n);
 
+/* ---- a case's member table (case.c) ---- */
+
+/* One member of a case object, with its scalar already read out of the
+ * jansson value. A case parsed by miaopi_case_from_json (and not changed
+ * by the setters since) keeps these for the objects an evaluation binds
+ * (the root, application, context, sources and each source's record) in
+ * one array, in jansson's member order, with keys and strings of up to
+ * 256 bytes copied into a pool: binding then reads contiguous memory
+ * instead of chasing jansson's member list, value nodes and string
+ * buffers (docs/design.md, "The case's member table"). */
+typedef struct mp_member {
+    union {
+        struct {
+            const char *p; /* NUL-terminated */
+            size_t len;
+        } s;          /* JSON_STRING */
+        json_int_t i; /* JSON_INTEGER */
+        double r;     /* JSON_REAL */
+        json_t *j;    /* JSON_OBJECT, JSON_ARRAY: the value in the tree */
+    } u;
+    uint32_t key;     /* the key: offset in the table's pool (NUL-terminated) */
+    uint16_t key_len;
+    uint8_t type;     /* json_type */
+} mp_member;
+
+typedef struct mp_flatobj {
+    const json_t *obj;
+    const mp_member *m;
+    size_t n;
+} mp_flatobj;
+
+typedef struct mp_flat {
+    const char *pool; /* keys, and strings up to 256 bytes */
+    size_t nobj;
+    mp_flatobj objs[]; /* objs[0] is the root */
+} mp_flat;
+
+/* The case's member table (NULL: none, evaluation walks jansson). */
+const mp_flat *miaopi__case_flat(const miaopi_case *c);
+
+/* The members of obj in the table, or NULL when obj is not in it. */
+static inline const mp_flatobj *mp_flat_find(const mp_flat *f,
+                                             const json_t *obj)
+{
+    if (f)
+        for (size_t i = 0; i < f->nobj; i++)
+            if (f->objs[i].obj == obj)
+                return &f->objs[i];
+    return NULL;
+}
+
+static inline const char *mp_member_key(const mp_flat *f, const mp_member *m)
+{
+    return f->pool + m->key;
+}
+
+/* The value of a member in the tree (NULL for scalars read out of it). */
+static inline json_t *mp_member_json(const mp_member *m)
+{
+    return m->type == JSON_OBJECT || m->type == JSON_ARRAY ? m->u.j : NULL;
+}
+
+/* A member's value as the table holds it, read from a jansson value (for
+ * objects outside the table: records returned by resolvers, plain
+ * lookups). The key is not set. */
+static inline void mp_member_of_json(const json_t *j, mp_member *m)
+{
+    m->type = j ? (uint8_t)json_typeof(j) : (uint8_t)JSON_NULL;
+    m->u.s.p = NULL;
+    m->u.s.len = 0;
+    if (!j)
+        return;
+    switch (json_typeof(j)) {
+    case JSON_STRING:
+        m->u.s.p = json_string_value(j);
+        m->u.s.len = json_string_length(j);
+        break;
+    case JSON_INTEGER:
+        m->u.i = json_integer_value(j);
+        break;
+    case JSON_REAL:
+        m->u.r = json_real_value(j);
+        break;
+    case JSON_OBJECT:
+    case JSON_ARRAY:
+        m->u.j = (json_t *)j;
+        break;
+    default:
+        break;
+    }
+}
+
 /* ---- evaluation (eval.c) ---- */
 
 typedef struct mp_slot {
     uint32_t gen;   /* v is this evaluation's value when gen == ev->gen */
-    uint32_t jgen;  /* j is bound (the member of the case object) when
-                       jgen == ev->gen; else the member is absent */
-    const json_t *j;
+    uint32_t jgen;  /* == ev->gen: bound to a member of the case object;
+                       else the member is absent */
     mp_value v;
 } mp_slot;
 
@@ -523,6 +614,7 @@ typedef struct mp_eval {
     const json_t *application;
     const json_t *context;
     const json_t *sources;
+    const mp_flat *flat;  /* the case's member table, or NULL */
     uint32_t srcs_walked; /* == gen: case.sources walked (data.c) */
     uint32_t app_bound;  /* == gen: application's members bound to slots */
     uint32_t ctx_bound;  /* == gen: context's members bound to slots */

@@ -36,13 +36,19 @@ static void clear_indexes(miaopi_ruleset *rs)
         rs->sources[i].schema.index = NULL;
 }
 
-/* Evaluate c under rs into a description of everything observable. */
+void miaopi__case_drop_flat(miaopi_case *c);
+
+/* Evaluate c under rs into a description of everything observable;
+ * walked: without the case's member table (lib/case.c), so that binding
+ * walks jansson's members as it does for resolvers' records. */
 static char *run(const miaopi_ruleset *rs, const char *json,
-                 uint64_t max_steps)
+                 uint64_t max_steps, bool walked)
 {
     miaopi_case *c = NULL;
     miaopi_error err = {0};
     int rc = miaopi_case_from_json(&c, json, strlen(json), &err);
+    if (rc == MIAOPI_OK && walked)
+        miaopi__case_drop_flat(c);
     if (rc != MIAOPI_OK) {
         char *s = malloc(64);
         ck_assert_ptr_nonnull(s);
@@ -95,6 +101,19 @@ static long sample_every(void)
     return env && atof(env) > 1.0 ? 101 : 3;
 }
 
+/* The whole story on stderr (check's own messages are limited to a few
+ * KiB), then the failure. */
+static void differ(const char *what, uint64_t budget, const char *json,
+                   const char *xn, const char *x, const char *yn,
+                   const char *y)
+{
+    fprintf(stderr, "%s (budget %llu): %s and %s differ\ncase: %s\n"
+                    "--- %s\n%s\n--- %s\n%s\n",
+            what, (unsigned long long)budget, xn, yn, json, xn, x, yn, y);
+    ck_abort_msg("%s (budget %llu): %s and %s differ (details on stderr)",
+                 what, (unsigned long long)budget, xn, yn);
+}
+
 static void compare(pair *p, json_t *root, const char *what)
 {
     if (p->seen++ % sample_every() != 0)
@@ -105,14 +124,17 @@ static void compare(pair *p, json_t *root, const char *what)
     for (size_t b = 0; b < sizeof(budgets) / sizeof(budgets[0]); b++) {
         if (b > 0 && p->compared % 7 != 0)
             break; /* the small budgets on a sample of the variants */
-        char *x = run(p->bound, json, budgets[b]);
-        char *y = run(p->plain, json, budgets[b]);
+        char *x = run(p->bound, json, budgets[b], false);
+        char *y = run(p->plain, json, budgets[b], false);
         if (strcmp(x, y) != 0)
-            ck_abort_msg("%s (budget %llu): bound and plain differ\n"
-                         "case: %s\n--- bound\n%s\n--- plain\n%s",
-                         what, (unsigned long long)budgets[b], json, x, y);
+            differ(what, budgets[b], json, "bound", x, "plain", y);
+        char *z = run(p->bound, json, budgets[b], true);
+        if (strcmp(x, z) != 0)
+            differ(what, budgets[b], json, "bound from the member table", x,
+                   "bound walking the tree", z);
         free(x);
         free(y);
+        free(z);
     }
     p->compared++;
     free(json);
@@ -131,10 +153,17 @@ static json_t *variant(int k)
     case 6: return json_string("2024-02-30");
     case 7: return json_string("1990-01-01");
     case 8: return json_real(2.5);
+    case 9: { /* longer than the member table copies (256 bytes) */
+        char big[301];
+        memset(big, '9', 300);
+        big[300] = '\0';
+        return json_string(big);
+    }
+    case 10: return json_string("\xe5\xbc\xa0\xe4\xb8\x89\\\"\n");
     default: return json_string("");
     }
 }
-#define NVARIANTS 10
+#define NVARIANTS 12
 
 /* A member name that collides with `name` in the schema index (same
  * length, first and last byte) without being equal to it. */
@@ -301,6 +330,34 @@ static void mutate_case(pair *p, const char *file)
         json_object_clear(sources);
         json_object_update(sources, copy);
         json_decref(copy);
+    }
+    /* Beyond the member table's limits: an object with a key longer
+     * than 65,535 bytes, and more members than the table takes (512),
+     * leave objects out of it; evaluation must not change. */
+    static const char *const parts2[] = {"application", "context"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *obj = json_object_get(root, parts2[i]);
+        if (!json_is_object(obj))
+            continue;
+        char *key = malloc(70001);
+        ck_assert_ptr_nonnull(key);
+        memset(key, 'k', 70000);
+        key[70000] = '\0';
+        json_object_set_new(obj, key, json_true());
+        compare(p, root, "a 70,000-byte key");
+        json_object_del(obj, key);
+        free(key);
+        for (int m = 0; m < 600; m++) {
+            char n[16];
+            snprintf(n, sizeof(n), "m%d", m);
+            json_object_set_new(obj, n, json_integer(m));
+        }
+        compare(p, root, "600 more members");
+        for (int m = 0; m < 600; m++) {
+            char n[16];
+            snprintf(n, sizeof(n), "m%d", m);
+            json_object_del(obj, n);
+        }
     }
     /* The decision date behind more than four other members. */
     json_t *ctx = json_object_get(root, "context");
