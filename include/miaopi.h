@@ -54,6 +54,9 @@ extern "C" {
 #define MIAOPI_EEXPR (-8)     /**< a stand-alone expression is invalid */
 #define MIAOPI_ENOTFOUND (-9) /**< no such rule, field or entry */
 #define MIAOPI_EINTERNAL (-10) /**< a bug in miaopi; please report it */
+/** No ruleset id was named and the registry holds several: name one.
+ * @since 0.2 */
+#define MIAOPI_EAMBIGUOUS (-11)
 /** @} */
 
 /**
@@ -1031,10 +1034,11 @@ MIAOPI_EXTERN miaopi_ruleset *miaopi_registry_get(miaopi_registry *reg,
  * Select the version of @p id (NULL: the registry must hold one id) that
  * applies to @p c.
  * @param[out] out a new reference; free with miaopi_ruleset_unref
- * @return 0; MIAOPI_ENOTFOUND if no such id; MIAOPI_ENOTINFORCE if no
- *         version is in force on the date; MIAOPI_ECASE if the case has
- *         no valid decision date (or filing date, where one is needed);
- *         MIAOPI_EINVAL.
+ * @return 0; MIAOPI_ENOTFOUND if no such id; MIAOPI_EAMBIGUOUS if @p id
+ *         is NULL and the registry holds several ids; MIAOPI_ENOTINFORCE
+ *         if no version is in force on the date; MIAOPI_ECASE if the case
+ *         has no valid decision date (or filing date, where one is
+ *         needed); MIAOPI_EINVAL.
  * @since 0.2
  */
 MIAOPI_EXTERN int miaopi_registry_select(miaopi_ruleset **out,

@@ -339,6 +339,28 @@ static int context_date(const miaopi_case *c, const char *name,
     return MIAOPI_OK;
 }
 
+/* No id was named and the set holds several: say which, so the caller
+ * can name one. The set is sorted by id, so each id is listed once. */
+static int ambiguous(const snapshot *s, miaopi_error *err)
+{
+    char ids[200];
+    size_t len = 0;
+    ids[0] = '\0';
+    for (size_t i = 0; i < s->n && len < sizeof(ids); i++) {
+        if (i && strcmp(s->rs[i]->id, s->rs[i - 1]->id) == 0)
+            continue;
+        int w = snprintf(ids + len, sizeof(ids) - len, "%s%s",
+                         len ? ", " : "", s->rs[i]->id);
+        len = w < 0 ? sizeof(ids) : len + (size_t)w;
+    }
+    if (len >= sizeof(ids))
+        memcpy(ids + sizeof(ids) - 6, ", ...", 6);
+    return miaopi__error_set(err, MIAOPI_EAMBIGUOUS,
+                             "the registry holds several ruleset ids (%s); "
+                             "name one",
+                             ids);
+}
+
 /* Pick within one snapshot; called between enter() and leave(). */
 static int select_in(const snapshot *s, const char *id, const miaopi_case *c,
                      miaopi_ruleset **out, miaopi_error *err)
@@ -346,9 +368,7 @@ static int select_in(const snapshot *s, const char *id, const miaopi_case *c,
     if (!id) {
         for (size_t i = 1; i < s->n; i++)
             if (strcmp(s->rs[i]->id, s->rs[0]->id) != 0)
-                return miaopi__error_set(err, MIAOPI_EINVAL,
-                                         "the registry holds several "
-                                         "ruleset ids; name one");
+                return ambiguous(s, err);
         if (!s->n)
             return miaopi__error_set(err, MIAOPI_ENOTFOUND,
                                      "the registry is empty");
