@@ -93,8 +93,9 @@ static bool blank(const char *s, size_t n)
     return true;
 }
 
-/* Decide one line; print its decision or its error record. */
-static void one_line(batch_stats *st, const char *text, size_t len,
+/* Decide one line; print its decision or its error record. Returns the
+ * status, so that an error no line can avoid stops the run. */
+static int one_line(batch_stats *st, const char *text, size_t len,
                      const cli_batch_target *t, miaopi_decision *d,
                      const miaopi_eval_options *eo, const char *lang,
                      unsigned flags)
@@ -111,16 +112,22 @@ static void one_line(batch_stats *st, const char *text, size_t len,
     if (rc == MIAOPI_OK)
         rc = miaopi_decision_to_json(&s, d, lang, flags);
     miaopi_case_free(c);
+    if (rc == MIAOPI_EAMBIGUOUS) {
+        /* Every line would fail alike: a usage error, said once. */
+        cli_print_ambiguous(t->rules, &err);
+        return rc;
+    }
     if (rc != MIAOPI_OK) {
         st->errors++;
         error_record(st->lines, rc, err.message[0] ? err.message
                                                    : miaopi_strerror(rc));
-        return;
+        return rc;
     }
     st->counts[miaopi_decision_outcome(d)]++;
     /* The decision's JSON is an object; the line number goes first. */
     printf("{\"line\":%lu,%s\n", st->lines, s + 1);
     miaopi_free(s);
+    return MIAOPI_OK;
 }
 
 int cli_eval_batch(const char *path, const cli_batch_target *t,
@@ -153,22 +160,25 @@ int cli_eval_batch(const char *path, const cli_batch_target *t,
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    while ((n = getline(&line, &cap, in)) >= 0) {
+    bool usage = false;
+    while (!usage && (n = getline(&line, &cap, in)) >= 0) {
         st.lines++;
         st.done += n;
         if (!blank(line, (size_t)n))
-            one_line(&st, line, (size_t)n, t, d, eo, lang, flags);
+            usage = one_line(&st, line, (size_t)n, t, d, eo, lang, flags) ==
+                    MIAOPI_EAMBIGUOUS;
         progress(&st, false);
     }
-    int status = ferror(in) ? EXIT_ERROR : 0;
-    if (status)
+    int status = ferror(in) || usage ? EXIT_ERROR : 0;
+    if (ferror(in))
         fprintf(stderr, "%s: %s: read error\n", cli_prog, path);
     free(line);
     miaopi_decision_free(d);
     if (in != stdin)
         fclose(in);
     progress(&st, true);
-    summary(&st);
+    if (!usage)
+        summary(&st);
     if (fflush(stdout) != 0)
         status = EXIT_ERROR;
     if (status == 0 && st.errors)

@@ -21,6 +21,9 @@ int cli_usage_error(const char *usage, const char *what, const char *arg);
 bool cli_is_help(const char *arg);
 /* Print an error from the library as "miaopi: FILE:LINE:COL: MESSAGE". */
 void cli_print_error(const char *what, const miaopi_error *err);
+/* MIAOPI_EAMBIGUOUS from a registry: the ids it holds and the option
+ * that names one. The caller exits with EXIT_ERROR (a usage error). */
+void cli_print_ambiguous(const char *rules, const miaopi_error *err);
 /* Load a case from a file, or from standard input when path is "-". */
 int cli_load_case(const char *path, miaopi_case **c, miaopi_error *err);
 
@@ -53,6 +56,7 @@ void cli_diag_reset(void);
 typedef struct cli_batch_target {
     const miaopi_ruleset *rs;
     miaopi_registry *reg;
+    const char *rules;       /* the -r argument, for messages */
     const char *id;
     miaopi_log *log;
 } cli_batch_target;

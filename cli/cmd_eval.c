@@ -51,7 +51,8 @@ static const char usage_eval[] =
     "\n"
     "Exit status: 0 a decision was made (APPROVE, REJECT or ESCALATE);\n"
     "with --batch, 0 every line was decided, 1 some lines were error\n"
-    "records; 2 on any other error.\n";
+    "records; 2 on any other error (also when DIR holds several ruleset\n"
+    "ids and --id names none).\n";
 
 /* ---- eval ---- */
 
@@ -351,7 +352,7 @@ int cmd_eval(int argc, char **argv)
     eo.spot_check_rate = spot_rate;
     eo.decision_id = decision_id;
     if (batch) {
-        cli_batch_target target = {rs, reg, id, log};
+        cli_batch_target target = {rs, reg, rules, id, log};
         status = cli_eval_batch(batch, &target, &eo, lang, trace);
         goto out;
     }
@@ -364,8 +365,14 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "%s: out of memory\n", cli_prog);
         goto out;
     }
-    if ((reg ? miaopi_registry_evaluate(d, reg, id, c, &eo, &err)
-             : miaopi_evaluate(d, rs, c, &eo, &err)) != MIAOPI_OK) {
+    int rc = reg ? miaopi_registry_evaluate(d, reg, id, c, &eo, &err)
+                 : miaopi_evaluate(d, rs, c, &eo, &err);
+    if (rc == MIAOPI_EAMBIGUOUS) {
+        /* The command line's fault, not the case's. */
+        cli_print_ambiguous(rules, &err);
+        goto out;
+    }
+    if (rc != MIAOPI_OK) {
         cli_print_error(case_path, &err);
         goto out;
     }
@@ -374,9 +381,9 @@ int cmd_eval(int argc, char **argv)
             cli_print_error(log_path, &err);
             goto out;
         }
-        int rc = miaopi_log_close(log, &err);
+        int closed = miaopi_log_close(log, &err);
         log = NULL;
-        if (rc != MIAOPI_OK) {
+        if (closed != MIAOPI_OK) {
             cli_print_error(log_path, &err);
             goto out;
         }

@@ -28,6 +28,12 @@ void cli_print_error(const char *what, const miaopi_error *err)
         fprintf(stderr, "%s: %s: %s\n", cli_prog, what, err->message);
 }
 
+void cli_print_ambiguous(const char *rules, const miaopi_error *err)
+{
+    fprintf(stderr, "%s: %s: %s\n%s: use --id ID to choose the ruleset\n",
+            cli_prog, rules, err->message, cli_prog);
+}
+
 /* Cases are capped at 64 MiB by the library; stop reading past that. */
 static char *read_stdin(size_t *len)
 {

@@ -54,6 +54,9 @@ extern "C" {
 #define MIAOPI_EEXPR (-8)     /**< a stand-alone expression is invalid */
 #define MIAOPI_ENOTFOUND (-9) /**< no such rule, field or entry */
 #define MIAOPI_EINTERNAL (-10) /**< a bug in miaopi; please report it */
+/** No ruleset id was named and the registry holds several: name one.
+ * @since 0.2 */
+#define MIAOPI_EAMBIGUOUS (-11)
 /** @} */
 
 /**
@@ -980,10 +983,12 @@ MIAOPI_EXTERN int miaopi_prefill(char **out, const miaopi_ruleset *rs,
  * in force on context.filing_date is used instead, so applications filed
  * before a change keep the old criteria.
  *
- * Thread-safety: selection and evaluation take no lock and may run on any
- * number of threads while another thread reloads; each evaluation keeps
- * the ruleset it selected (by reference) until it is done. Reloads are
- * serialised by the registry.
+ * Thread-safety: selection, evaluation, miaopi_registry_generation and
+ * taking a snapshot take no lock and may run on any number of threads
+ * while another thread reloads; each evaluation keeps the ruleset it
+ * selected (by reference) until it is done. Reloads are serialised by the
+ * registry. Each call sees one whole set, never a mix of two; to see the
+ * same set across several calls, take a miaopi_registry_snapshot.
  * @{ */
 
 /** A registry of rulesets. @since 0.2 */
@@ -1019,22 +1024,35 @@ MIAOPI_EXTERN int miaopi_registry_reload(miaopi_registry *reg,
  * NULL-safe; no other thread may use @p reg. @since 0.2 */
 MIAOPI_EXTERN void miaopi_registry_free(miaopi_registry *reg);
 
-/** Number of rulesets currently held. @since 0.2 */
+/** Number of rulesets currently held. Another thread's reload may swap
+ * the set between this call and miaopi_registry_get: to list one set,
+ * use a snapshot (miaopi_registry_snapshot_take). @since 0.2 */
 MIAOPI_EXTERN size_t miaopi_registry_count(miaopi_registry *reg);
 
-/** Ruleset @p index (sorted by id, then effective-from), a new reference
- * (free with miaopi_ruleset_unref), or NULL. @since 0.2 */
+/** Ruleset @p index (sorted by id, then effective-from) of the set
+ * currently held, a new reference (free with miaopi_ruleset_unref), or
+ * NULL. @since 0.2 */
 MIAOPI_EXTERN miaopi_ruleset *miaopi_registry_get(miaopi_registry *reg,
                                                   size_t index);
+
+/**
+ * The generation of the set currently held: 1 after miaopi_registry_load,
+ * one more after each successful miaopi_registry_reload; a refused reload
+ * leaves it unchanged. Two equal generations of one registry mean the same
+ * set. Lock-free. @return the generation; 0 if @p reg is NULL.
+ * @since 0.2
+ */
+MIAOPI_EXTERN uint64_t miaopi_registry_generation(miaopi_registry *reg);
 
 /**
  * Select the version of @p id (NULL: the registry must hold one id) that
  * applies to @p c.
  * @param[out] out a new reference; free with miaopi_ruleset_unref
- * @return 0; MIAOPI_ENOTFOUND if no such id; MIAOPI_ENOTINFORCE if no
- *         version is in force on the date; MIAOPI_ECASE if the case has
- *         no valid decision date (or filing date, where one is needed);
- *         MIAOPI_EINVAL.
+ * @return 0; MIAOPI_ENOTFOUND if no such id; MIAOPI_EAMBIGUOUS if @p id
+ *         is NULL and the registry holds several ids; MIAOPI_ENOTINFORCE
+ *         if no version is in force on the date; MIAOPI_ECASE if the case
+ *         has no valid decision date (or filing date, where one is
+ *         needed); MIAOPI_EINVAL.
  * @since 0.2
  */
 MIAOPI_EXTERN int miaopi_registry_select(miaopi_ruleset **out,
@@ -1056,6 +1074,66 @@ MIAOPI_EXTERN int miaopi_registry_evaluate(miaopi_decision *out,
                                            const miaopi_case *c,
                                            const miaopi_eval_options *opts,
                                            miaopi_error *err);
+
+/**
+ * One set of a registry, as it was when taken: immutable, unaffected by
+ * later reloads, so listing it (count, then get) or selecting in it twice
+ * always sees the same rulesets. Reference-counted; taking one is
+ * lock-free and allocates nothing (it is a reference to the set the
+ * registry serves). A snapshot, and the rulesets got from it, stay valid
+ * after reloads and after miaopi_registry_free, until released. It may be
+ * read, passed and released on any thread; while held it keeps its whole
+ * set's memory alive, so hold it for a request, not for ever.
+ * @since 0.2
+ */
+typedef struct miaopi_registry_snapshot miaopi_registry_snapshot;
+
+/** The set @p reg serves now, a new reference (free with
+ * miaopi_registry_snapshot_unref); NULL only when @p reg is NULL.
+ * @since 0.2 */
+MIAOPI_EXTERN miaopi_registry_snapshot *
+miaopi_registry_snapshot_take(miaopi_registry *reg);
+
+/** Take another reference. Thread-safe. Returns @p snap. @since 0.2 */
+MIAOPI_EXTERN miaopi_registry_snapshot *
+miaopi_registry_snapshot_ref(miaopi_registry_snapshot *snap);
+
+/** Release a reference; the set is freed with the last one (rulesets
+ * still referenced elsewhere stay alive). NULL-safe, thread-safe.
+ * @since 0.2 */
+MIAOPI_EXTERN void
+miaopi_registry_snapshot_unref(miaopi_registry_snapshot *snap);
+
+/** The generation of the set (see miaopi_registry_generation); 0 if
+ * @p snap is NULL. @since 0.2 */
+MIAOPI_EXTERN uint64_t
+miaopi_registry_snapshot_generation(const miaopi_registry_snapshot *snap);
+
+/** Number of rulesets in the set. @since 0.2 */
+MIAOPI_EXTERN size_t
+miaopi_registry_snapshot_count(const miaopi_registry_snapshot *snap);
+
+/** Ruleset @p index of the set (sorted by id, then effective-from), a new
+ * reference (free with miaopi_ruleset_unref), or NULL when @p index is
+ * out of range. @since 0.2 */
+MIAOPI_EXTERN miaopi_ruleset *
+miaopi_registry_snapshot_get(const miaopi_registry_snapshot *snap,
+                             size_t index);
+
+/**
+ * Select in the set as miaopi_registry_select does in the current one.
+ * To evaluate under the result as miaopi_registry_evaluate would, set
+ * miaopi_eval_options.ignore_effective_dates: under a transitional
+ * provision the version selected by filing date may have ended.
+ * @param[out] out a new reference; free with miaopi_ruleset_unref
+ * @return as miaopi_registry_select.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int
+miaopi_registry_snapshot_select(miaopi_ruleset **out,
+                                const miaopi_registry_snapshot *snap,
+                                const char *id, const miaopi_case *c,
+                                miaopi_error *err);
 
 /** @} */
 

@@ -2,14 +2,21 @@
  * The ruleset registry: every rule file of a directory, selected by
  * effective date, reloaded and swapped without a lock on the reading side.
  *
- * The current set is a pointer to an immutable snapshot. A reader marks
- * itself in one of two reader counters (chosen by the low bit of an epoch
- * counter), loads the pointer, takes a reference to the ruleset it needs
- * and leaves; it never blocks. A reload builds a new snapshot, swaps the
- * pointer, then twice flips the epoch and waits for the counter new
- * readers no longer use to drain, before dropping the old snapshot. Readers of the old snapshot
- * hold it only for a few instructions, and their evaluations keep the
- * ruleset alive by its own reference count, not the snapshot.
+ * The current set is a pointer to an immutable, reference-counted
+ * snapshot. A reader marks itself in one of two reader counters (chosen by
+ * the low bit of an epoch counter), loads the pointer, takes a reference
+ * to the ruleset it needs (or to the snapshot itself, for
+ * miaopi_registry_snapshot_take) and leaves; it never blocks. A reload
+ * builds a new snapshot, swaps the pointer, then twice flips the epoch and
+ * waits for the counter new readers no longer use to drain, before
+ * dropping the registry's reference to the old snapshot. Readers of the
+ * old snapshot hold it only for a few instructions; their evaluations keep
+ * the ruleset alive by its own reference count, and a caller's snapshot
+ * keeps the set alive by the snapshot's.
+ *
+ * The grace period is what makes taking a reference safe: without it a
+ * reader could load the pointer, be preempted, and increment the count of
+ * a snapshot the reload had already released.
  */
 #include "model.h"
 
@@ -23,9 +30,14 @@
 
 const json_t *miaopi__case_root(const miaopi_case *c);
 
-typedef struct snapshot {
+/* The public miaopi_registry_snapshot is the registry's own set: handing
+ * it out costs one reference, and it cannot differ from what the registry
+ * selected in. */
+typedef struct miaopi_registry_snapshot {
     miaopi_ruleset **rs; /* sorted by id, then effective-from */
     size_t n;
+    uint64_t generation; /* 1 for the first load, +1 per reload */
+    int refcount;        /* atomic; the registry holds one while current */
 } snapshot;
 
 struct miaopi_registry {
@@ -39,12 +51,24 @@ struct miaopi_registry {
 
 static void snapshot_free(snapshot *s)
 {
-    if (!s)
-        return;
     for (size_t i = 0; i < s->n; i++)
         miaopi_ruleset_unref(s->rs[i]);
     miaopi__free(NULL, s->rs);
     miaopi__free(NULL, s);
+}
+
+miaopi_registry_snapshot *
+miaopi_registry_snapshot_ref(miaopi_registry_snapshot *snap)
+{
+    if (snap)
+        __atomic_add_fetch(&snap->refcount, 1, __ATOMIC_RELAXED);
+    return snap;
+}
+
+void miaopi_registry_snapshot_unref(miaopi_registry_snapshot *snap)
+{
+    if (snap && __atomic_sub_fetch(&snap->refcount, 1, __ATOMIC_ACQ_REL) == 0)
+        snapshot_free(snap);
 }
 
 /* ---- loading a directory ---- */
@@ -172,6 +196,8 @@ static int load_all(const char *dir, const miaopi_load_options *o,
                                  "no rule files (*.xml) in %s", dir);
     }
     snapshot *s = rc == MIAOPI_OK ? miaopi__calloc(NULL, 1, sizeof(*s)) : NULL;
+    if (s)
+        s->refcount = 1;
     if (rc == MIAOPI_OK && s)
         s->rs = miaopi__calloc(NULL, n ? n : 1, sizeof(*s->rs));
     if (rc == MIAOPI_OK && (!s || !s->rs))
@@ -207,7 +233,7 @@ static int load_all(const char *dir, const miaopi_load_options *o,
         rc = first != MIAOPI_OK ? first : r;
     }
     if (rc != MIAOPI_OK) {
-        snapshot_free(s);
+        miaopi_registry_snapshot_unref(s);
         return rc;
     }
     *out = s;
@@ -230,6 +256,8 @@ int miaopi_registry_load(miaopi_registry **out, const char *dir,
     reg->opts = opts && opts->size >= sizeof(*opts) ? *opts : dflt;
     pthread_mutex_init(&reg->reload, NULL);
     int rc = load_all(dir, &reg->opts, &reg->cur, err);
+    if (rc == MIAOPI_OK)
+        reg->cur->generation = 1;
     if (rc != MIAOPI_OK) {
         miaopi_registry_free(reg);
         return rc;
@@ -247,6 +275,9 @@ int miaopi_registry_reload(miaopi_registry *reg, miaopi_error *err)
     snapshot *next;
     int rc = load_all(reg->dir, &reg->opts, &next, err);
     if (rc == MIAOPI_OK) {
+        /* Only writers change cur, and they hold the mutex. */
+        next->generation =
+            __atomic_load_n(&reg->cur, __ATOMIC_SEQ_CST)->generation + 1;
         snapshot *old = __atomic_exchange_n(&reg->cur, next, __ATOMIC_SEQ_CST);
         /* A reader that loaded old had registered in one of the two
          * counters before the swap. Each flip steers new readers to the
@@ -258,7 +289,7 @@ int miaopi_registry_reload(miaopi_registry *reg, miaopi_error *err)
             while (__atomic_load_n(&reg->readers[e], __ATOMIC_SEQ_CST) != 0)
                 sched_yield();
         }
-        snapshot_free(old);
+        miaopi_registry_snapshot_unref(old);
     }
     pthread_mutex_unlock(&reg->reload);
     return rc;
@@ -268,7 +299,7 @@ void miaopi_registry_free(miaopi_registry *reg)
 {
     if (!reg)
         return;
-    snapshot_free(reg->cur);
+    miaopi_registry_snapshot_unref(reg->cur);
     pthread_mutex_destroy(&reg->reload);
     miaopi__free(NULL, reg->dir);
     miaopi__free(NULL, reg);
@@ -310,6 +341,47 @@ miaopi_ruleset *miaopi_registry_get(miaopi_registry *reg, size_t index)
     return rs;
 }
 
+uint64_t miaopi_registry_generation(miaopi_registry *reg)
+{
+    if (!reg)
+        return 0;
+    unsigned e;
+    uint64_t g = enter(reg, &e)->generation;
+    leave(reg, e);
+    return g;
+}
+
+miaopi_registry_snapshot *miaopi_registry_snapshot_take(miaopi_registry *reg)
+{
+    if (!reg)
+        return NULL;
+    unsigned e;
+    /* The cast drops the const enter() puts on the set for plain readers:
+     * the reference count is the one mutable member. */
+    snapshot *s = miaopi_registry_snapshot_ref((snapshot *)enter(reg, &e));
+    leave(reg, e);
+    return s;
+}
+
+uint64_t
+miaopi_registry_snapshot_generation(const miaopi_registry_snapshot *snap)
+{
+    return snap ? snap->generation : 0;
+}
+
+size_t miaopi_registry_snapshot_count(const miaopi_registry_snapshot *snap)
+{
+    return snap ? snap->n : 0;
+}
+
+miaopi_ruleset *
+miaopi_registry_snapshot_get(const miaopi_registry_snapshot *snap,
+                             size_t index)
+{
+    return snap && index < snap->n ? miaopi_ruleset_ref(snap->rs[index])
+                                   : NULL;
+}
+
 static const miaopi_ruleset *in_force(const snapshot *s, const char *id,
                                       int32_t day, bool *id_seen)
 {
@@ -339,16 +411,37 @@ static int context_date(const miaopi_case *c, const char *name,
     return MIAOPI_OK;
 }
 
-/* Pick within one snapshot; called between enter() and leave(). */
+/* No id was named and the set holds several: say which, so the caller
+ * can name one. The set is sorted by id, so each id is listed once. */
+static int ambiguous(const snapshot *s, miaopi_error *err)
+{
+    char ids[200];
+    size_t len = 0;
+    ids[0] = '\0';
+    for (size_t i = 0; i < s->n && len < sizeof(ids); i++) {
+        if (i && strcmp(s->rs[i]->id, s->rs[i - 1]->id) == 0)
+            continue;
+        int w = snprintf(ids + len, sizeof(ids) - len, "%s%s",
+                         len ? ", " : "", s->rs[i]->id);
+        len = w < 0 ? sizeof(ids) : len + (size_t)w;
+    }
+    if (len >= sizeof(ids))
+        memcpy(ids + sizeof(ids) - 6, ", ...", 6);
+    return miaopi__error_set(err, MIAOPI_EAMBIGUOUS,
+                             "the registry holds several ruleset ids (%s); "
+                             "name one",
+                             ids);
+}
+
+/* Pick within one snapshot: one the caller holds, or the current one
+ * between enter() and leave(). */
 static int select_in(const snapshot *s, const char *id, const miaopi_case *c,
                      miaopi_ruleset **out, miaopi_error *err)
 {
     if (!id) {
         for (size_t i = 1; i < s->n; i++)
             if (strcmp(s->rs[i]->id, s->rs[0]->id) != 0)
-                return miaopi__error_set(err, MIAOPI_EINVAL,
-                                         "the registry holds several "
-                                         "ruleset ids; name one");
+                return ambiguous(s, err);
         if (!s->n)
             return miaopi__error_set(err, MIAOPI_ENOTFOUND,
                                      "the registry is empty");
@@ -398,6 +491,18 @@ int miaopi_registry_select(miaopi_ruleset **out, miaopi_registry *reg,
     int rc = select_in(s, id, c, out, err);
     leave(reg, e);
     return rc;
+}
+
+int miaopi_registry_snapshot_select(miaopi_ruleset **out,
+                                    const miaopi_registry_snapshot *snap,
+                                    const char *id, const miaopi_case *c,
+                                    miaopi_error *err)
+{
+    miaopi__error_clear(err);
+    if (!out || !snap || !c)
+        return miaopi__error_set(err, MIAOPI_EINVAL, "invalid argument");
+    *out = NULL;
+    return select_in(snap, id, c, out, err);
 }
 
 int miaopi_registry_evaluate(miaopi_decision *out, miaopi_registry *reg,

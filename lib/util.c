@@ -86,6 +86,7 @@ const char *miaopi_strerror(int code)
     case MIAOPI_EEXPR: return "MIAOPI_EEXPR";
     case MIAOPI_ENOTFOUND: return "MIAOPI_ENOTFOUND";
     case MIAOPI_EINTERNAL: return "MIAOPI_EINTERNAL";
+    case MIAOPI_EAMBIGUOUS: return "MIAOPI_EAMBIGUOUS";
     default: return "MIAOPI_E?";
     }
 }

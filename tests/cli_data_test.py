@@ -136,6 +136,34 @@ with tempfile.TemporaryDirectory() as tmp:
     rc, out, err = run("check", tmp)
     check("check empty dir", rc == 2 and "no rule files" in err, err)
 
+# A directory with two ruleset ids needs --id: a usage error (exit 2)
+# that names the ids, said once for a whole batch.
+with tempfile.TemporaryDirectory() as tmp:
+    rules = os.path.join(tmp, "rules")
+    os.mkdir(rules)
+    for name in ("grant", "other"):
+        with open(os.path.join(rules, name + ".xml"), "w",
+                  encoding="utf-8") as f:
+            f.write(VERSION.replace('id="grant"', 'id="%s"' % name)
+                    % ("1", "2024-01-01", "", 40))
+    c = os.path.join(tmp, "case.json")
+    line = json.dumps({"application": {"age": 38},
+                       "context": {"decision_date": "2024-05-01"}})
+    with open(c, "w") as f:
+        f.write(line + "\n")
+    batch = os.path.join(tmp, "cases.jsonl")
+    with open(batch, "w") as f:
+        f.write(line + "\n" + line + "\n")
+    rc, out, err = run("eval", "-r", rules, c)
+    check("eval ambiguous dir", rc == 2 and "grant, other" in err and
+          "--id" in err and out == "", (rc, out, err))
+    rc, out, err = run("eval", "-r", rules, "--batch", batch)
+    check("eval --batch ambiguous dir", rc == 2 and out == "" and
+          err.count("--id") == 1, (rc, out, err))
+    rc, out, err = run("eval", "-r", rules, "--id", "other", c, "--json")
+    check("eval ambiguous dir --id", rc == 0 and
+          json.loads(out)["ruleset"]["id"] == "other", (rc, out, err))
+
 # screen a generated population and compare with the generator's own
 # classification.
 with tempfile.TemporaryDirectory() as tmp:

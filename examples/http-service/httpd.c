@@ -173,9 +173,10 @@ static mhd_result respond_error(struct MHD_Connection *conn, unsigned status,
 /* ---- errors of the library, as HTTP answers ---- */
 
 /* How a failed decision or pre-fill is answered. ECASE and ELIMIT are the
- * caller's fault (fix the portal's form or mapping); ENOTFOUND and EINVAL
- * come from choosing the ruleset; ENOTINFORCE means the request is
- * well-formed but no version of the ruleset covers its date. */
+ * caller's fault (fix the portal's form or mapping); ENOTFOUND and
+ * EAMBIGUOUS come from choosing the ruleset; ENOTINFORCE means the request
+ * is well-formed but no version of the ruleset covers its date. EINVAL
+ * would be a bug in this service: 500. */
 static mhd_result respond_failure(struct MHD_Connection *conn, int rc,
                                   const miaopi_error *err)
 {
@@ -184,7 +185,7 @@ static mhd_result respond_failure(struct MHD_Connection *conn, int rc,
         return respond_error(conn, 400, "MIAOPI_ECASE", err, NULL);
     case MIAOPI_ELIMIT:
         return respond_error(conn, 413, "MIAOPI_ELIMIT", err, NULL);
-    case MIAOPI_EINVAL:
+    case MIAOPI_EAMBIGUOUS:
         return respond_error(conn, 400, "RULESET_REQUIRED", NULL,
                              "several rulesets are loaded; name one with "
                              "?ruleset=ID");
@@ -210,14 +211,46 @@ static const char *ruleset_param(struct MHD_Connection *conn)
 
 /* ---- GET /healthz ---- */
 
-/* The registries and what each holds. The status lock makes the answer
- * one consistent picture (no half-done reload); decisions never take it. */
+/* One row of "rulesets": a version as the directory's set holds it. */
+static void healthz_ruleset(struct buf *b, const registry_dir *dir,
+                            uint64_t generation, const miaopi_ruleset *rs)
+{
+    buf_add(b, "{\"id\":", 6);
+    buf_json_string(b, miaopi_ruleset_id(rs));
+    buf_add(b, ",\"version\":", 11);
+    buf_json_string(b, miaopi_ruleset_version(rs));
+    buf_add(b, ",\"effective_from\":", 18);
+    buf_json_string(b, miaopi_ruleset_effective_from(rs));
+    buf_add(b, ",\"effective_until\":", 19);
+    buf_json_string(b, miaopi_ruleset_effective_until(rs));
+    buf_add(b, ",\"sha256\":", 10);
+    buf_json_string(b, miaopi_ruleset_sha256(rs));
+    buf_add(b, ",\"file\":", 8);
+    buf_json_string(b, registry_dir_file(dir, miaopi_ruleset_sha256(rs)));
+    buf_add(b, ",\"directory\":", 13);
+    buf_json_string(b, dir->path);
+    buf_printf(b, ",\"generation\":%llu}", (unsigned long long)generation);
+}
+
+/* The registries and what each holds. Each directory is read from one
+ * snapshot of its registry, so its generation and its versions are one
+ * set even if a reload swapped it in between (none can while the status
+ * lock is held, but the snapshot does not rely on that). The lock makes
+ * the rest one picture: last errors and file names match that set.
+ * Decisions never take it. */
 static mhd_result handle_healthz(struct server *srv,
                                  struct MHD_Connection *conn)
 {
     registries *regs = &srv->rules;
     struct buf b = { 0 };
+    miaopi_registry_snapshot **snaps = calloc(regs->n ? regs->n : 1,
+                                              sizeof *snaps);
+    if (!snaps)
+        return respond_error(conn, 503, "MIAOPI_ENOMEM", NULL,
+                             "out of memory; try again later");
     pthread_mutex_lock(&regs->lock);
+    for (size_t i = 0; i < regs->n; i++)
+        snaps[i] = miaopi_registry_snapshot_take(regs->dirs[i].reg);
     buf_printf(&b, "{\"status\":\"ok\",\"engine\":");
     buf_json_string(&b, miaopi_version());
     buf_printf(&b, ",\"generation\":%lu,\"logging\":%s", regs->generation,
@@ -231,8 +264,9 @@ static mhd_result handle_healthz(struct server *srv,
         const registry_dir *dir = &regs->dirs[i];
         buf_add(&b, i ? ",{\"path\":" : "{\"path\":", i ? 9 : 8);
         buf_json_string(&b, dir->path);
-        buf_printf(&b, ",\"generation\":%lu,\"last_reload_error\":",
-                   dir->generation);
+        buf_printf(&b, ",\"generation\":%llu,\"last_reload_error\":",
+                   (unsigned long long)miaopi_registry_snapshot_generation(
+                       snaps[i]));
         buf_json_string(&b, dir->last_error);
         buf_add(&b, "}", 1);
     }
@@ -241,30 +275,21 @@ static mhd_result handle_healthz(struct server *srv,
     buf_add(&b, "],\"rulesets\":[", 14);
     bool first = true;
     for (size_t i = 0; i < regs->n; i++) {
-        const registry_dir *dir = &regs->dirs[i];
+        uint64_t generation = miaopi_registry_snapshot_generation(snaps[i]);
         miaopi_ruleset *rs;
-        for (size_t k = 0; (rs = miaopi_registry_get(dir->reg, k)); k++) {
-            buf_add(&b, first ? "{\"id\":" : ",{\"id\":", first ? 6 : 7);
+        for (size_t k = 0; (rs = miaopi_registry_snapshot_get(snaps[i], k));
+             k++) {
+            if (!first)
+                buf_add(&b, ",", 1);
             first = false;
-            buf_json_string(&b, miaopi_ruleset_id(rs));
-            buf_add(&b, ",\"version\":", 11);
-            buf_json_string(&b, miaopi_ruleset_version(rs));
-            buf_add(&b, ",\"effective_from\":", 18);
-            buf_json_string(&b, miaopi_ruleset_effective_from(rs));
-            buf_add(&b, ",\"effective_until\":", 19);
-            buf_json_string(&b, miaopi_ruleset_effective_until(rs));
-            buf_add(&b, ",\"sha256\":", 10);
-            buf_json_string(&b, miaopi_ruleset_sha256(rs));
-            buf_add(&b, ",\"file\":", 8);
-            buf_json_string(&b,
-                            registry_dir_file(dir, miaopi_ruleset_sha256(rs)));
-            buf_add(&b, ",\"directory\":", 13);
-            buf_json_string(&b, dir->path);
-            buf_add(&b, "}", 1);
+            healthz_ruleset(&b, &regs->dirs[i], generation, rs);
             miaopi_ruleset_unref(rs);
         }
     }
     pthread_mutex_unlock(&regs->lock);
+    for (size_t i = 0; i < regs->n; i++)
+        miaopi_registry_snapshot_unref(snaps[i]);
+    free(snaps);
     buf_add(&b, "]}\n", 3);
     mhd_result ret = b.failed ? MHD_NO : respond(conn, 200, b.p, b.len, NULL);
     free(b.p);

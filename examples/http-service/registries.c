@@ -332,8 +332,8 @@ void registries_reload(registries *regs)
                      dir->path);
         } else {
             miaopi_error err;
+            /* The registry counts its own generations. */
             if (miaopi_registry_reload(dir->reg, &err) == MIAOPI_OK) {
-                dir->generation++;
                 changed = true;
                 hash_files(dir);
             } else if (err.file[0] && err.line > 0) {
@@ -392,9 +392,9 @@ static int route(registries *regs, const char *id, const miaopi_case *c,
 {
     if (!id) {
         /* One directory may still hold several ids: then the library
-         * answers MIAOPI_EINVAL itself. */
+         * answers MIAOPI_EAMBIGUOUS itself. */
         if (regs->n != 1)
-            return set_error(err, MIAOPI_EINVAL,
+            return set_error(err, MIAOPI_EAMBIGUOUS,
                              "several rulesets are loaded; name one");
         return fn(regs->dirs[0].reg, NULL, c, arg, err);
     }

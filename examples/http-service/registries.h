@@ -18,8 +18,10 @@
  *
  * Threads: registries_evaluate and registries_select may be called from
  * any number of threads at once, also while registries_reload runs; they
- * take no lock. The status fields (generations, last errors) are guarded
- * by `lock`, which only the reload and status readers (/healthz) take.
+ * take no lock. The status fields (last errors, file hashes, the reload
+ * count) are guarded by `lock`, which only the reload and status readers
+ * (/healthz) take. What a directory serves, and its generation, come from
+ * the registry itself (miaopi_registry_snapshot_take), not from here.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -45,7 +47,6 @@ typedef struct registry_dir {
     miaopi_registry *reg;
     FILE *diag;                 /* where load diagnostics are printed */
     /* Guarded by registries.lock: */
-    unsigned long generation;   /* successful reloads of this directory */
     char last_error[1024];      /* why the last reload was refused, or "" */
     rule_file *files;
     size_t nfiles;
@@ -76,8 +77,8 @@ void registries_free(registries *regs);
 /* Decide @c under ruleset @id (NULL: the only one loaded), with the
  * version the registry selects for the case's dates, with @opts (NULL:
  * defaults) as miaopi_evaluate takes them.
- * Returns 0; MIAOPI_ENOTFOUND (no such id); MIAOPI_EINVAL (no id given
- * and several are loaded); MIAOPI_ENOTINFORCE (no version in force on the
+ * Returns 0; MIAOPI_ENOTFOUND (no such id); MIAOPI_EAMBIGUOUS (no id
+ * given and several are loaded); MIAOPI_ENOTINFORCE (no version in force on the
  * date); MIAOPI_ECASE (no valid decision or filing date; or the case does
  * not fit the ruleset); MIAOPI_ENOMEM. err says which. */
 int registries_evaluate(miaopi_decision *d, registries *regs, const char *id,

@@ -127,6 +127,13 @@ def wait_for(client, pred, timeout=10):
     return client.health()
 
 
+def one_set_per_directory(h):
+    """Each version row carries the generation of its directory's set."""
+    gens = {d["path"]: d["generation"] for d in h["directories"]}
+    return all(r["generation"] == gens[r["directory"]]
+               for r in h["rulesets"]) and all(g >= 1 for g in gens.values())
+
+
 def directory(h, suffix):
     """The /healthz entry of the registry directory ending in suffix."""
     return next(d for d in h["directories"] if d["path"].endswith(suffix))
@@ -228,6 +235,9 @@ def run_tests(client, proc, src, rules_dir, a):
     check("healthz", h["status"] == "ok" and h["generation"] == 0 and
           len(h["rulesets"]) == 1 and h["rulesets"][0]["version"] == "2024.1"
           and h["logging"], h)
+    # The library's generation of the directory's set: 1 after the load.
+    check("healthz generation", h["directories"][0]["generation"] == 1 and
+          one_set_per_directory(h), h)
 
     for name, want in (("approve", "APPROVE"), ("reject-age", "REJECT"),
                        ("escalate-no-xuexin", "ESCALATE")):
@@ -308,8 +318,9 @@ def run_tests(client, proc, src, rules_dir, a):
     proc.send_signal(signal.SIGHUP)
     h = wait_for_generation(client, 1)
     check("reloaded on SIGHUP", h["generation"] == 1 and
-          sorted(r["version"] for r in h["rulesets"]) == ["2024.2", "2027.1"],
-          h)
+          sorted(r["version"] for r in h["rulesets"]) == ["2024.2", "2027.1"]
+          and h["directories"][0]["generation"] == 2 and
+          one_set_per_directory(h), h)
     status, _, doc = client.decide(case_text("approve"))
     served[0] += status == 200
     check("changed version served", status == 200 and
@@ -347,7 +358,8 @@ def run_tests(client, proc, src, rules_dir, a):
     proc.send_signal(signal.SIGHUP)
     h = wait_for(client, lambda h: h["directories"][0]["last_reload_error"])
     check("broken reload keeps serving", h["generation"] == 1 and
-          len(h["rulesets"]) == 2 and
+          h["directories"][0]["generation"] == 2 and
+          one_set_per_directory(h) and len(h["rulesets"]) == 2 and
           sorted(r["version"] for r in h["rulesets"]) == ["2024.2", "2027.1"],
           h)
     error = h["directories"][0]["last_reload_error"]
@@ -420,8 +432,9 @@ def tree_selection(client, talent):
     check("tree: one registry per directory",
           [os.path.basename(d["path"]) for d in h["directories"]] ==
           ["data-test", "sz-talent"] and
-          all(d["generation"] == 0 and d["last_reload_error"] == ""
-              for d in h["directories"]) and not h["logging"], h)
+          all(d["generation"] == 1 and d["last_reload_error"] == ""
+              for d in h["directories"]) and not h["logging"] and
+          one_set_per_directory(h), h)
     by_version = {r["version"]: r for r in h["rulesets"]}
     for version, name in (("2024.1", "2024.xml"), ("2025.1", "2025.xml")):
         r = by_version[version]
@@ -580,7 +593,18 @@ def tree_reload(client, proc, src, talent, data, prefill_src):
             status, _, doc = client.decide(body, "?ruleset=sz-talent")
             with lock:
                 seen.append((status, doc.get("ruleset", {}).get("version")))
+
+    # And /healthz: every answer lists each directory's versions from the
+    # one set whose generation it prints.
+    healths = []
+
+    def poll_health():
+        while not stop_flag.is_set():
+            h = client.health()
+            with lock:
+                healths.append(one_set_per_directory(h))
     threads = [threading.Thread(target=hammer) for _ in range(4)]
+    threads.append(threading.Thread(target=poll_health))
     for t in threads:
         t.start()
     try:
@@ -595,11 +619,11 @@ def tree_reload(client, proc, src, talent, data, prefill_src):
         h = wait_for(client, lambda h: h["generation"] >= 1)
         t_dir, d_dir = directory(h, "sz-talent"), directory(h, "data-test")
         check("reload: overlap refused, old set kept",
-              h["generation"] == 1 and t_dir["generation"] == 0 and
+              h["generation"] == 1 and t_dir["generation"] == 1 and
               "overlaps" in t_dir["last_reload_error"] and
               "MIAOPI-E060" in t_dir["last_reload_error"] and
-              d_dir["generation"] == 1 and d_dir["last_reload_error"] == "",
-              h)
+              d_dir["generation"] == 2 and d_dir["last_reload_error"] == ""
+              and one_set_per_directory(h), h)
         check("reload: versions after the refused reload",
               [(r["id"], r["version"]) for r in h["rulesets"]] ==
               [("data-test", "2"), ("sz-talent", "2024.1"),
@@ -621,7 +645,8 @@ def tree_reload(client, proc, src, talent, data, prefill_src):
         proc.send_signal(signal.SIGHUP)
         h = wait_for(client, lambda h: h["generation"] >= 2)
         t_dir = directory(h, "sz-talent")
-        check("reload: corrected set loaded", t_dir["generation"] == 1 and
+        check("reload: corrected set loaded", t_dir["generation"] == 2 and
+              one_set_per_directory(h) and
               t_dir["last_reload_error"] == "" and
               [r["version"] for r in h["rulesets"]] ==
               ["2", "2024.1", "2025.1", "2026.1"], h)
@@ -640,6 +665,9 @@ def tree_reload(client, proc, src, talent, data, prefill_src):
         stop_flag.set()
         for t in threads:
             t.join(30)
+    check("reload: every /healthz during the reloads is one set per "
+          "directory", len(healths) > 0 and all(healths),
+          "%d %d" % (len(healths), healths.count(False)))
     check("reload: every decision during the reloads served",
           len(seen) > 0 and all(x == (200, "2024.1") for x in seen),
           "%d %s" % (len(seen), [x for x in seen if x != (200, "2024.1")][:5]))
