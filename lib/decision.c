@@ -517,6 +517,18 @@ static bool slot_absent(const mp_eval *ev, const mp_field *f)
            (s->v.kind == MP_T_NONE && s->v.why == MP_WHY_MISSING);
 }
 
+/* Where the root member named k goes: application, context or sources. */
+static inline const json_t **root_part(mp_eval *ev, const char *k, size_t len)
+{
+    if (len == 11 && memcmp(k, "application", 11) == 0)
+        return &ev->application;
+    if (len == 7 && memcmp(k, "context", 7) == 0)
+        return &ev->context;
+    if (len == 7 && memcmp(k, "sources", 7) == 0)
+        return &ev->sources;
+    return NULL;
+}
+
 static int read_case(miaopi_decision *d, const miaopi_case *c,
                      const miaopi_eval_options *opts, bool prefill,
                      miaopi_error *err)
@@ -528,34 +540,28 @@ static int read_case(miaopi_decision *d, const miaopi_case *c,
     /* One walk over the root's members instead of three lookups. */
     ev->application = ev->context = ev->sources = NULL;
     const mp_flatobj *fo = mp_flat_find(ev->flat, root);
-    size_t nroot = fo ? fo->n : 0;
-    json_t *r = (json_t *)root;
-    void *it = fo ? NULL : json_object_iter(r);
-    for (size_t i = 0; i < nroot || it;) {
-        const char *k;
-        size_t len;
-        const mp_member *m = NULL;
-        if (fo) {
-            m = &fo->m[i++];
-            k = mp_member_key(ev->flat, m);
-            len = m->key_len;
-        } else {
-            k = json_object_iter_key(it);
-            len = json_object_iter_key_len(it);
-        }
-        const json_t **dst =
-            len == 11 && memcmp(k, "application", 11) == 0 ? &ev->application
-            : len == 7 && memcmp(k, "context", 7) == 0     ? &ev->context
-            : len == 7 && memcmp(k, "sources", 7) == 0     ? &ev->sources
-                                                           : NULL;
-        if (dst)
+    if (fo) {
+        for (size_t i = 0; i < fo->n; i++) {
+            const mp_member *m = &fo->m[i];
+            const json_t **dst = root_part(ev, mp_member_key(ev->flat, m),
+                                           m->key_len);
             /* From the table, an object; anything else (null: absent) is
              * read in the tree. */
-            *dst = m && mp_member_json(m) ? mp_member_json(m)
-                   : m                    ? json_object_getn(r, k, len)
-                                          : json_object_iter_value(it);
-        if (!fo)
-            it = json_object_iter_next(r, it);
+            if (dst)
+                *dst = mp_member_json(m)
+                           ? mp_member_json(m)
+                           : json_object_getn(root, mp_member_key(ev->flat, m),
+                                              m->key_len);
+        }
+    } else {
+        json_t *r = (json_t *)root;
+        for (void *it = json_object_iter(r); it;
+             it = json_object_iter_next(r, it)) {
+            const json_t **dst = root_part(ev, json_object_iter_key(it),
+                                           json_object_iter_key_len(it));
+            if (dst)
+                *dst = json_object_iter_value(it);
+        }
     }
     /* The application's and context's members are bound to their slots
      * now: the required-field checks below and the rules read them
