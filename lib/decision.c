@@ -537,6 +537,16 @@ static int read_case(miaopi_decision *d, const miaopi_case *c,
     mp_eval *ev = &d->ev;
     const json_t *root = miaopi__case_root(c);
     ev->flat = miaopi__case_flat(c);
+    if (ev->flat) {
+        /* The evaluation reads most of the table and its pool: asking for
+         * all of it now overlaps the cache misses of a case evaluated
+         * cold instead of taking them one after another. */
+        const char *t = (const char *)ev->flat;
+        for (uint32_t o = 64; o < ev->flat->size; o += 64)
+            __builtin_prefetch(t + o);
+        for (uint32_t o = 0; o < ev->flat->pool_size; o += 64)
+            __builtin_prefetch(ev->flat->pool + o);
+    }
     /* One walk over the root's members instead of three lookups. */
     ev->application = ev->context = ev->sources = NULL;
     const mp_flatobj *fo = mp_flat_find(ev->flat, root);
@@ -566,10 +576,16 @@ static int read_case(miaopi_decision *d, const miaopi_case *c,
     /* The application's and context's members are bound to their slots
      * now: the required-field checks below and the rules read them
      * there. */
-    bool app_idx = rs->application.index && json_is_object(ev->application);
+    /* An object in the member table is an object: asking jansson would
+     * read its node, a cache miss on a case evaluated cold. */
+    bool app_idx = rs->application.index &&
+                   (mp_flat_find(ev->flat, ev->application) ||
+                    json_is_object(ev->application));
     /* decision_date is not in the context's index: it is read once, here
      * (and the evaluation takes it from ev->decision_date). */
-    bool ctx_idx = rs->context.index && json_is_object(ev->context);
+    bool ctx_idx = rs->context.index &&
+                   (mp_flat_find(ev->flat, ev->context) ||
+                    json_is_object(ev->context));
     if (app_idx) {
         mp_bind_object(ev, ev->application, &rs->application);
         ev->app_bound = ev->gen;

@@ -482,6 +482,11 @@ static void eval_path(mp_eval *ev, const mp_node *n, mp_value *out)
         break;
     }
     }
+    /* Already bound in this evaluation (a source's record may have been
+     * bound by mp_source_record just now): the slot says it all, without
+     * reading the object's jansson node again. */
+    if (s->index && *bound == ev->gen)
+        goto bound;
     if (!obj || !json_is_object(obj)) {
         mp_value_unknown(out, MP_WHY_MISSING, n);
         goto done;
@@ -491,13 +496,11 @@ static void eval_path(mp_eval *ev, const mp_node *n, mp_value *out)
                            &f->type, n, out);
         goto done;
     }
-    /* The first read of an object binds all its declared members (a
-     * source's record may have been bound by mp_source_record just now);
-     * a field whose slot is still empty after that is absent. */
-    if (*bound != ev->gen) {
-        mp_bind_object(ev, obj, s);
-        *bound = ev->gen;
-    }
+    /* The first read of an object binds all its declared members; a
+     * field whose slot is still empty after that is absent. */
+    mp_bind_object(ev, obj, s);
+    *bound = ev->gen;
+bound:
     if (slot->gen == ev->gen) {
         *out = slot->v;
         if (MP_IS_UNKNOWN(out))

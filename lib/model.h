@@ -512,6 +512,8 @@ typedef struct mp_flatobj {
 
 typedef struct mp_flat {
     const char *pool; /* keys, and strings up to 256 bytes */
+    uint32_t size;      /* bytes of this table, members included */
+    uint32_t pool_size; /* bytes of the pool in use */
     size_t nobj;
     mp_flatobj objs[]; /* objs[0] is the root */
 } mp_flat;
