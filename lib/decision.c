@@ -193,6 +193,11 @@ static int prepare(miaopi_decision *d, const miaopi_ruleset *rs)
         d->ev.cnid_gen = 0;
         d->ev.gen = 1;
     }
+    /* The previous case's member table may be freed by now: each entry
+     * point sets the table of its own case (read_case, begin_expr), and
+     * one that did not would walk the tree rather than read freed
+     * memory. */
+    d->ev.flat = NULL;
     /* Records fetched for the previous case are dropped. */
     if (d->ev.fetched)
         json_object_clear(d->ev.fetched);
@@ -1633,6 +1638,7 @@ int miaopi__decision_begin_expr(miaopi_decision *d,
     if (rc != MIAOPI_OK)
         return rc;
     const json_t *root = c ? miaopi__case_root(c) : NULL;
+    d->ev.flat = miaopi__case_flat(c);
     d->ev.application = json_object_get(root, "application");
     d->ev.context = json_object_get(root, "context");
     d->ev.sources = json_object_get(root, "sources");

@@ -124,6 +124,41 @@ START_TEST(test_authoring_expr__ruleset_scope)
 }
 END_TEST
 
+/* One decision evaluates a case, the case is freed, and the same decision
+ * evaluates an expression against another case: the expression must read
+ * the new case, never the freed one's member table (a use-after-free
+ * found in review; ASan and valgrind runs of this test catch it). */
+START_TEST(test_authoring_expr__decision_reused_after_case_freed)
+{
+    miaopi_ruleset *rs = tu_ruleset(RULES_XML);
+    miaopi_decision *d = NULL;
+    ck_assert_int_eq(miaopi_decision_new(&d), MIAOPI_OK);
+    miaopi_case *a = tu_case_json(CASE_JSON);
+    miaopi_eval_options o = MIAOPI_EVAL_OPTIONS_INIT;
+    o.ignore_effective_dates = 1;
+    ck_assert_int_eq(miaopi_evaluate(d, rs, a, &o, NULL), MIAOPI_OK);
+    miaopi_case_free(a);
+    miaopi_case *b = tu_case_json(
+        "{\"application\": {\"x1\": 1, \"x2\": 2, \"x3\": 3, "
+        "\"degree\": \"硕士\", \"id_number\": \"440305199001011234\"}, "
+        "\"context\": {\"decision_date\": \"2024-06-01\"}}");
+    miaopi_expr *e = NULL;
+    const char *text = "application.degree";
+    ck_assert_int_eq(miaopi_expr_compile(&e, rs, text, strlen(text), NULL),
+                     MIAOPI_OK);
+    for (int i = 0; i < 2; i++) {
+        miaopi_value_info v = MIAOPI_VALUE_INFO_INIT;
+        ck_assert_int_eq(miaopi_expr_eval(&v, d, e, b, NULL), MIAOPI_OK);
+        ck_assert_int_eq(v.known, 1);
+        ck_assert_str_eq(v.value, "\"硕士\"");
+    }
+    miaopi_expr_free(e);
+    miaopi_case_free(b);
+    miaopi_decision_free(d);
+    miaopi_ruleset_unref(rs);
+}
+END_TEST
+
 START_TEST(test_authoring_expr__errors)
 {
     miaopi_expr *e = (miaopi_expr *)1;
@@ -294,6 +329,7 @@ static Suite *authoring_suite(void)
     tcase_add_test(tc, test_authoring_expr__empty_scope);
     tcase_add_test(tc, test_authoring_expr__ruleset_scope);
     tcase_add_test(tc, test_authoring_expr__errors);
+    tcase_add_test(tc, test_authoring_expr__decision_reused_after_case_freed);
     suite_add_tcase(s, tc);
     tc = tcase_create("trace");
     tcase_add_test(tc, test_authoring_trace__steps);

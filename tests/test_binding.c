@@ -118,7 +118,13 @@ static void compare(pair *p, json_t *root, const char *what)
 {
     if (p->seen++ % sample_every() != 0)
         return;
-    char *json = json_dumps(root, JSON_COMPACT);
+    /* The text in turn compact, pretty-printed (several lines: the case
+     * keeps no text, and its member table's pool is sized by a pass over
+     * the tree) and ASCII-only (every non-ASCII character a \\u escape,
+     * longer than what it decodes to). */
+    static const size_t flags[] = {JSON_COMPACT, JSON_INDENT(2),
+                                   JSON_COMPACT | JSON_ENSURE_ASCII};
+    char *json = json_dumps(root, flags[p->compared % 3]);
     ck_assert_ptr_nonnull(json);
     static const uint64_t budgets[] = {0, 3, 17, 40};
     for (size_t b = 0; b < sizeof(budgets) / sizeof(budgets[0]); b++) {
