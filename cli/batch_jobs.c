@@ -32,6 +32,11 @@
 
 #define BATCH_LINES 256
 #define BATCH_BYTES ((size_t)1 << 20)
+/* With a log each worker keeps a decision per line of its batch, and a
+ * warm decision holds tens of KiB: many workers get shorter batches, so
+ * that all of them together keep at most about this many. */
+#define LOG_DECISIONS 4096
+#define LOG_BATCH_MIN 16
 
 typedef struct buf {
     char *data;
@@ -89,6 +94,7 @@ typedef struct pipeline {
     int end;                 /* the stop the writer reached, or 0 */
     miaopi_error end_err;
     /* Read-only while the threads run. */
+    size_t batch_lines;      /* at most BATCH_LINES */
     const cli_batch_target *t;
     const miaopi_eval_options *eo;
     const char *lang;
@@ -408,8 +414,8 @@ static void *writer_main(void *arg)
 
 /* Fill b with the next lines; false when the input has ended (or a line
  * could not be stored, which stops the run at that line). */
-static bool read_batch(job_batch *b, FILE *in, char **line, size_t *cap,
-                       unsigned long *number)
+static bool read_batch(job_batch *b, size_t max_lines, FILE *in,
+                       char **line, size_t *cap, unsigned long *number)
 {
     b->text.len = 0;
     b->text.failed = false;
@@ -417,7 +423,7 @@ static bool read_batch(job_batch *b, FILE *in, char **line, size_t *cap,
     b->read = 0;
     b->bytes = 0;
     b->stop = 0;
-    while (b->nlines < BATCH_LINES && b->text.len < BATCH_BYTES) {
+    while (b->nlines < max_lines && b->text.len < BATCH_BYTES) {
         ssize_t n = getline(line, cap, in);
         if (n < 0)
             return false;
@@ -457,7 +463,7 @@ static void read_all(pipeline *p, FILE *in)
         pthread_mutex_unlock(&p->lock);
         if (!go)
             break;
-        more = read_batch(b, in, &line, &cap, &number);
+        more = read_batch(b, p->batch_lines, in, &line, &cap, &number);
         if (b->read == 0 && !b->stop)
             break;
         pthread_mutex_lock(&p->lock);
@@ -478,7 +484,7 @@ static void read_all(pipeline *p, FILE *in)
 
 static bool workers_new(worker *ws, int jobs, pipeline *p, bool trace)
 {
-    size_t nd = p->t->log ? BATCH_LINES : 1;
+    size_t nd = p->t->log ? p->batch_lines : 1;
     for (int i = 0; i < jobs; i++) {
         ws[i].p = p;
         for (; ws[i].nd < nd; ws[i].nd++) {
@@ -542,6 +548,10 @@ batch_end batch_run_jobs(FILE *in, batch_stats *st, const cli_batch_target *t,
     p.lang = lang;
     p.flags = MIAOPI_JSON_REASONS | (trace ? MIAOPI_JSON_TRACE : 0);
     p.st = st;
+    p.batch_lines = BATCH_LINES;
+    if (t->log && LOG_DECISIONS / jobs < BATCH_LINES)
+        p.batch_lines = LOG_DECISIONS / jobs < LOG_BATCH_MIN
+                            ? LOG_BATCH_MIN : LOG_DECISIONS / jobs;
     p.nslots = 2 * (size_t)jobs;
     p.slots = calloc(p.nslots, sizeof(*p.slots));
     worker *ws = calloc((size_t)jobs, sizeof(*ws));

@@ -154,7 +154,8 @@ def batch_jobs_tests():
 
         # The log: entries in input order, the same as --jobs 1's.
         logs, outs = {}, {}
-        for j in ("1", "2", "4"):
+        # (64 workers with a log take batches of 64 lines.)
+        for j in ("1", "2", "4", "64"):
             logs[j] = os.path.join(tmp, "jobs%s.log" % j)
             rc, out, err = runb(*base, "--jobs", j, "--log", logs[j])
             outs[j] = re.sub(rb',"id":"[0-9a-f-]{36}"', b"", out)
@@ -176,7 +177,7 @@ def batch_jobs_tests():
               [e.get("case") for e in first[1:]] ==
               [json.loads(l) for l in lines
                if l in good], len(first))
-        for j in ("2", "4"):
+        for j in ("2", "4", "64"):
             check("jobs %s log entries" % j, masked_log(logs[j]) == first)
         # With a given decision id nothing differs but times and hashes.
         for j in ("1", "2"):
