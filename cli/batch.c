@@ -3,9 +3,10 @@
  * input order. A line that cannot be decided (malformed JSON, a case the
  * library refuses) gives an error record for that line and the run goes
  * on. One decision object is reused for every line, so once it has warmed
- * up the library does not allocate per decision.
+ * up the library does not allocate per decision. With --jobs N > 1 the
+ * lines go through batch_jobs.c instead, which writes the same bytes.
  */
-#include "cli.h"
+#include "batch.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -14,17 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct batch_stats {
-    unsigned long lines;
-    unsigned long counts[4]; /* by miaopi_outcome */
-    unsigned long errors;
-    double start;
-    double last_progress;
-    long long size;          /* bytes of input, or -1 when not a file */
-    long long done;
-    bool progress;
-} batch_stats;
-
 static double now(void)
 {
     struct timespec ts;
@@ -32,12 +22,18 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void error_record(unsigned long line, int code, const char *msg)
+char *batch_error_json(unsigned long line, int code, const char *msg)
 {
     json_t *o = json_pack("{s:I, s:s, s:s}", "line", (json_int_t)line,
                           "error", msg, "code", miaopi_strerror(code));
     char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
+    return s;
+}
+
+static void error_record(unsigned long line, int code, const char *msg)
+{
+    char *s = batch_error_json(line, code, msg);
     if (s)
         puts(s);
     free(s);
@@ -45,7 +41,7 @@ static void error_record(unsigned long line, int code, const char *msg)
 
 /* "[#####.....]  42%  1234 decisions" on one stderr line, at most ten
  * times a second. */
-static void progress(batch_stats *st, bool final)
+void batch_progress(batch_stats *st, bool final)
 {
     if (!st->progress)
         return;
@@ -85,7 +81,7 @@ static void summary(const batch_stats *st)
             secs > 0 ? (double)decided / secs : 0.0);
 }
 
-static bool blank(const char *s, size_t n)
+bool batch_blank(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
@@ -130,9 +126,41 @@ static int one_line(batch_stats *st, const char *text, size_t len,
     return MIAOPI_OK;
 }
 
+/* The one-thread loop: --jobs 1, and the code path of every release
+ * before --jobs. */
+static batch_end batch_run(FILE *in, batch_stats *st,
+                           const cli_batch_target *t,
+                           const miaopi_eval_options *eo, const char *lang,
+                           bool trace)
+{
+    miaopi_decision *d = NULL;
+    if (miaopi_decision_new(&d) != MIAOPI_OK ||
+        (trace && miaopi_decision_set_trace(d, 1) != MIAOPI_OK)) {
+        fprintf(stderr, "%s: out of memory\n", cli_prog);
+        miaopi_decision_free(d);
+        return BATCH_STOPPED;
+    }
+    unsigned flags = MIAOPI_JSON_REASONS | (trace ? MIAOPI_JSON_TRACE : 0);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    bool usage = false;
+    while (!usage && (n = getline(&line, &cap, in)) >= 0) {
+        st->lines++;
+        st->done += n;
+        if (!batch_blank(line, (size_t)n))
+            usage = one_line(st, line, (size_t)n, t, d, eo, lang, flags) ==
+                    MIAOPI_EAMBIGUOUS;
+        batch_progress(st, false);
+    }
+    free(line);
+    miaopi_decision_free(d);
+    return usage ? BATCH_STOPPED : BATCH_FINISHED;
+}
+
 int cli_eval_batch(const char *path, const cli_batch_target *t,
                    const miaopi_eval_options *eo, const char *lang,
-                   bool trace)
+                   bool trace, int jobs)
 {
     FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!in) {
@@ -147,37 +175,16 @@ int cli_eval_batch(const char *path, const cli_batch_target *t,
     if (fstat(fileno(in), &sb) == 0 && S_ISREG(sb.st_mode))
         st.size = (long long)sb.st_size;
     st.progress = isatty(STDERR_FILENO);
-    miaopi_decision *d = NULL;
-    if (miaopi_decision_new(&d) != MIAOPI_OK ||
-        (trace && miaopi_decision_set_trace(d, 1) != MIAOPI_OK)) {
-        fprintf(stderr, "%s: out of memory\n", cli_prog);
-        miaopi_decision_free(d);
-        if (in != stdin)
-            fclose(in);
-        return EXIT_ERROR;
-    }
-    unsigned flags = MIAOPI_JSON_REASONS | (trace ? MIAOPI_JSON_TRACE : 0);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    bool usage = false;
-    while (!usage && (n = getline(&line, &cap, in)) >= 0) {
-        st.lines++;
-        st.done += n;
-        if (!blank(line, (size_t)n))
-            usage = one_line(&st, line, (size_t)n, t, d, eo, lang, flags) ==
-                    MIAOPI_EAMBIGUOUS;
-        progress(&st, false);
-    }
-    int status = ferror(in) || usage ? EXIT_ERROR : 0;
+    batch_end end = jobs > 1 ? batch_run_jobs(in, &st, t, eo, lang, trace,
+                                              jobs)
+                             : batch_run(in, &st, t, eo, lang, trace);
+    int status = ferror(in) || end == BATCH_STOPPED ? EXIT_ERROR : 0;
     if (ferror(in))
         fprintf(stderr, "%s: %s: read error\n", cli_prog, path);
-    free(line);
-    miaopi_decision_free(d);
     if (in != stdin)
         fclose(in);
-    progress(&st, true);
-    if (!usage)
+    batch_progress(&st, true);
+    if (end == BATCH_FINISHED)
         summary(&st);
     if (fflush(stdout) != 0)
         status = EXIT_ERROR;

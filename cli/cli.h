@@ -61,10 +61,11 @@ typedef struct cli_batch_target {
     miaopi_log *log;
 } cli_batch_target;
 
-/* miaopi eval --batch (batch.c). */
+/* miaopi eval --batch (batch.c); with jobs > 1, that many worker threads
+ * decide the lines (batch_jobs.c) and the output is the same. */
 int cli_eval_batch(const char *path, const cli_batch_target *t,
                    const miaopi_eval_options *eo, const char *lang,
-                   bool trace);
+                   bool trace, int jobs);
 
 int cmd_test(int argc, char **argv);
 int cmd_expr(int argc, char **argv);

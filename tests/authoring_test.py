@@ -2,12 +2,17 @@
 """End-to-end tests of the rule author's commands: miaopi test, miaopi
 expr, miaopi eval --trace / --batch, and check's diagnostics.
 
-usage: authoring_test.py MIAOPI SOURCE_ROOT
+usage: authoring_test.py MIAOPI SOURCE_ROOT [jobs]
+(with "jobs", only the tests of eval --batch --jobs)
 Prints "N passed, N failed" and exits 1 on any failure.
 """
 import glob
 import json
 import os
+import random
+import re
+import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -56,6 +61,158 @@ def last(out):
 
 APPROVE = load(case("approve"))
 ID = APPROVE["application"]["id_number"]
+
+
+# ---------------------------------------------------------------- --jobs
+def runb(*args, stdin=None, limit=None):
+    """Run with bytes in and out, optionally under a file size limit."""
+    def fsize():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    p = subprocess.run([MIAOPI, *args], input=stdin, capture_output=True,
+                       timeout=300, preexec_fn=fsize if limit else None)
+    return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
+
+def counts(err):
+    """The summary line without its timing."""
+    m = re.search(r"^(\d+ lines?: .*errors?);", err, re.M)
+    return m.group(1) if m else err
+
+
+def masked_log(path):
+    """A log's entries without what differs by nature: the chain hashes
+    (they cover the rest), times and generated ids."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            e = json.loads(line)["entry"]
+            for k in ("prev", "logged_at", "created_at", "id"):
+                e.pop(k, None)
+            out.append(e)
+    return out
+
+
+def batch_jobs_tests():
+    """--jobs N writes what --jobs 1 writes, in the same order."""
+    cases = sorted(p for p in glob.glob(os.path.join(CASES, "*.json"))
+                   if not p.endswith(".expected.json"))
+    good = [json.dumps(load(p), ensure_ascii=False) for p in cases]
+    nodate = json.loads(json.dumps(APPROVE))
+    del nodate["context"]["decision_date"]
+    bad = ['{"application": {"a": 1,}', "[1, 2, 3]", '"a string"',
+           json.dumps(nodate), "{not json at all"]
+    # Past the library's 8 MiB case limit, and past a batch's 1 MiB.
+    huge = json.dumps({"application": {"pad": "x" * (9 << 20)},
+                       "context": {"decision_date": "2024-05-01"}})
+    rng = random.Random(20240501)
+    lines = []
+    for _ in range(3000):
+        r = rng.random()
+        lines.append(rng.choice(bad) if r < 0.04 else
+                     "" if r < 0.06 else rng.choice(good))
+    lines.insert(1500, huge)
+    numbers = [i + 1 for i, l in enumerate(lines) if l]
+    bad_numbers = [i + 1 for i, l in enumerate(lines) if l in bad or
+                   l is huge]
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "mixed.jsonl")
+        with open(path, "wb") as f:
+            f.write(data)
+        base = ("eval", "-r", RULES, "--batch", path)
+        rc1, out1, err1 = runb(*base, "--jobs", "1")
+        recs = [json.loads(l) for l in out1.splitlines()]
+        check("jobs 1 exit", rc1 == 1, err1)
+        check("jobs 1 line numbers", [r["line"] for r in recs] == numbers,
+              [r["line"] for r in recs][:20])
+        check("jobs 1 error lines", [r["line"] for r in recs
+                                     if "error" in r] == bad_numbers,
+              [r for r in recs if "error" in r][:5])
+        # Any two records swapped would change the bytes compared below.
+        swapped = out1.splitlines(keepends=True)
+        swapped[100], swapped[101] = swapped[101], swapped[100]
+        check("a swap is seen", b"".join(swapped) != out1)
+        for j in ("2", "4", "0", "auto", "256"):
+            rc, out, err = runb(*base, "--jobs", j)
+            check("jobs %s same output" % j, out == out1, len(out))
+            check("jobs %s same exit" % j, rc == rc1, err)
+            check("jobs %s same counts" % j, counts(err) == counts(err1),
+                  (err, err1))
+        for form in (("-j", "3"), ("-j3",), ("--jobs=3",)):
+            rc, out, _ = runb(*base, *form)
+            check("jobs as " + " ".join(form), rc == rc1 and out == out1)
+        rc, out, err = runb("eval", "-r", RULES, "--batch", "-", "--jobs",
+                            "2", stdin=data)
+        check("jobs 2 stdin", rc == rc1 and out == out1 and
+              counts(err) == counts(err1), err)
+        # No line: no output, a summary of zero lines.
+        rc, out, err = runb("eval", "-r", RULES, "--batch", "-", "-j", "2",
+                            stdin=b"")
+        check("jobs 2 empty input", rc == 0 and out == b"" and
+              "0 lines: 0 APPROVE" in err, err)
+
+        # The log: entries in input order, the same as --jobs 1's.
+        logs, outs = {}, {}
+        # (64 workers with a log take batches of 64 lines.)
+        for j in ("1", "2", "4", "64"):
+            logs[j] = os.path.join(tmp, "jobs%s.log" % j)
+            rc, out, err = runb(*base, "--jobs", j, "--log", logs[j])
+            outs[j] = re.sub(rb',"id":"[0-9a-f-]{36}"', b"", out)
+            # Logging gives each decision a random id, in its output
+            # record too; without the ids the output is as without a log.
+            ndecided = sum(1 for l in lines if l in good)
+            check("jobs %s log output" % j, outs[j] == out1 and
+                  len(out) - len(outs[j]) == len(',"id":""') * ndecided +
+                  36 * ndecided, len(out) - len(outs[j]))
+            check("jobs %s log exit" % j, rc == rc1, err)
+            rc, out, err = runb("verify", logs[j])
+            check("jobs %s log verifies" % j, rc == 0 and b"intact" in out,
+                  (out, err))
+            rc, out, err = runb("replay", logs[j], "-r", RULES)
+            check("jobs %s log replays" % j, rc == 0 and
+                  b" reproduced, 0 differed" in out, (out, err))
+        first = masked_log(logs["1"])
+        check("jobs 1 log holds the decided lines in order",
+              [e.get("case") for e in first[1:]] ==
+              [json.loads(l) for l in lines
+               if l in good], len(first))
+        for j in ("2", "4", "64"):
+            check("jobs %s log entries" % j, masked_log(logs[j]) == first)
+        # With a given decision id nothing differs but times and hashes.
+        for j in ("1", "2"):
+            rc, out, _ = runb(*base, "--jobs", j, "--decision-id", "D",
+                              "--log", os.path.join(tmp, "d%s.log" % j))
+            outs[j] = (rc, out)
+        check("jobs 2 decision id output", outs["2"] == outs["1"])
+
+        # A log that cannot grow: every line after the failure is an error
+        # record, at the same line as with --jobs 1.
+        small = []
+        for j in ("1", "2"):
+            log = os.path.join(tmp, "small%s.log" % j)
+            small.append(runb(*base, "--jobs", j, "--decision-id", "D",
+                              "--log", log, limit=200000)[:2])
+        check("full log same as jobs 1", small[0] == small[1] and
+              small[0][0] == 1 and b"cannot write the log" in small[0][1] and
+              b"earlier write" in small[0][1], small[0][1][-300:])
+
+        # Usage errors.
+        for j in ("-1", "x", "257", "", "2x"):
+            rc, out, err = runb(*base, "--jobs", j)
+            check("jobs %r usage error" % j, rc == 2 and out == b"" and
+                  "usage:" in err, err)
+        rc, _, err = runb(*base, "--jobs")
+        check("jobs needs a number", rc == 2 and "usage:" in err, err)
+        rc, _, err = runb("eval", "-r", RULES, case("approve"), "-j", "2")
+        check("jobs needs batch", rc == 2 and "--batch" in err, err)
+
+
+if sys.argv[3:] == ["jobs"]:
+    # The "threads" suite runs just these under ThreadSanitizer.
+    batch_jobs_tests()
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
 
 # ---------------------------------------------------------------- test
 suites = [os.path.join(d, f) for d, _, files in os.walk(os.path.join(ROOT, "rules"))
@@ -393,6 +550,7 @@ with tempfile.TemporaryDirectory() as tmp:
     rc, _, err = run("eval", "-r", RULES, "--batch",
                      os.path.join(tmp, "nope.jsonl"))
     check("batch missing file", rc == 2 and "nope.jsonl" in err, err)
+batch_jobs_tests()
 
 # ---------------------------------------------------------------- check
 WARN_XML = """<?xml version="1.0" encoding="UTF-8"?>

@@ -160,6 +160,23 @@ with tempfile.TemporaryDirectory() as tmp:
     rc, out, err = run("eval", "-r", rules, "--batch", batch)
     check("eval --batch ambiguous dir", rc == 2 and out == "" and
           err.count("--id") == 1, (rc, out, err))
+    # With --jobs the run stops as it does on one thread: the lines before
+    # the first decidable one are written, none after, nothing is logged,
+    # and the message is said once however many workers hit it.
+    with open(batch, "w") as f:
+        f.write("{bad\n" + (line + "\n") * 3000)
+    base = None
+    for jobs in ("1", "2", "4"):
+        log = os.path.join(tmp, "ambiguous%s.log" % jobs)
+        rc, out, err = run("eval", "-r", rules, "--batch", batch, "--log",
+                           log, "--jobs", jobs)
+        with open(log) as f:
+            entries = f.read().splitlines()
+        base = base or (rc, out)
+        check("eval --batch --jobs %s ambiguous dir" % jobs, rc == 2 and
+              (rc, out) == base and out.count("\n") == 1 and
+              '"line":1,' in out and err.count("--id") == 1 and
+              len(entries) == 1, (rc, out, err, len(entries)))
     rc, out, err = run("eval", "-r", rules, "--id", "other", c, "--json")
     check("eval ambiguous dir --id", rc == 0 and
           json.loads(out)["ruleset"]["id"] == "other", (rc, out, err))
