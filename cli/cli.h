@@ -19,6 +19,9 @@ extern const char *cli_prog;
  * EXIT_ERROR. arg may be NULL. */
 int cli_usage_error(const char *usage, const char *what, const char *arg);
 bool cli_is_help(const char *arg);
+/* --jobs N: 1 to 256, or 0 or "auto" for one per online CPU; -1 for
+ * anything else. */
+int cli_parse_jobs(const char *v);
 /* Print an error from the library as "miaopi: FILE:LINE:COL: MESSAGE". */
 void cli_print_error(const char *what, const miaopi_error *err);
 /* MIAOPI_EAMBIGUOUS from a registry: the ids it holds and the option

@@ -194,24 +194,6 @@ static void print_trace(const miaopi_decision *d)
     }
 }
 
-/* --jobs N: 1 to 256, or 0 or "auto" for one per online CPU. Returns -1
- * for anything else. */
-static int parse_jobs(const char *v)
-{
-    long n = 0;
-    if (strcmp(v, "auto") != 0) {
-        char *end;
-        n = strtol(v, &end, 10);
-        if (end == v || *end || n < 0 || n > 256)
-            return -1;
-    }
-    if (n == 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        n = cpus < 1 ? 1 : cpus > 256 ? 256 : cpus;
-    }
-    return (int)n;
-}
-
 /* Rule-file errors, with the source line and a caret; warnings are for
  * miaopi check. */
 static void print_load_diag(const miaopi_diagnostic *diag, void *payload)
@@ -336,7 +318,7 @@ int cmd_eval(int argc, char **argv)
     int jobs = 1;
     if (jobs_arg && !batch)
         return cli_usage_error(usage_eval, "--jobs needs --batch", NULL);
-    if (jobs_arg && (jobs = parse_jobs(jobs_arg)) < 0)
+    if (jobs_arg && (jobs = cli_parse_jobs(jobs_arg)) < 0)
         return cli_usage_error(usage_eval, "--jobs takes 0 to 256 or auto, "
                                            "not",
                                jobs_arg);

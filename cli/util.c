@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *cli_prog = "miaopi";
 
@@ -77,4 +78,22 @@ int cli_load_case(const char *path, miaopi_case **c, miaopi_error *err)
     int rc = miaopi_case_from_json(c, data, len, err);
     free(data);
     return rc;
+}
+
+/* --jobs N: 1 to 256, or 0 or "auto" for one per online CPU. Returns -1
+ * for anything else. */
+int cli_parse_jobs(const char *v)
+{
+    long n = 0;
+    if (strcmp(v, "auto") != 0) {
+        char *end;
+        n = strtol(v, &end, 10);
+        if (end == v || *end || n < 0 || n > 256)
+            return -1;
+    }
+    if (n == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus < 1 ? 1 : cpus > 256 ? 256 : cpus;
+    }
+    return (int)n;
 }

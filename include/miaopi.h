@@ -649,7 +649,10 @@ MIAOPI_EXTERN int miaopi_log_verify(miaopi_log_report *out, const char *path,
 /** Reads a log's entries in order, for replay and analysis. Not
  * thread-safe; one per thread, and its entries are used by that thread. */
 typedef struct miaopi_log_reader miaopi_log_reader;
-/** One entry; borrowed from the reader until its next call. */
+/** One entry: borrowed from the reader until its next call, or made by
+ * miaopi_log_entry_parse and owned by the caller. Used by one thread at a
+ * time (even its accessors may fill in fields on first use); distinct
+ * entries may be used on distinct threads at once. */
 typedef struct miaopi_log_entry miaopi_log_entry;
 
 /** Open a log for reading. @since 0.2 */
@@ -668,8 +671,64 @@ MIAOPI_EXTERN int miaopi_log_reader_next(miaopi_log_reader *r,
                                          const miaopi_log_entry **entry,
                                          miaopi_error *err);
 
+/**
+ * Read the next line as it is, without making an entry of it: the lines
+ * and line numbers miaopi_log_reader_next would see, for a caller that
+ * hands lines to miaopi_log_entry_parse (on other threads, say). The
+ * entry of an earlier miaopi_log_reader_next call is let go.
+ * @param[out] line    borrowed until the reader's next call; without its
+ *                     newline, NUL-terminated
+ * @param[out] len     its length
+ * @param[out] line_no its 1-based line number, or NULL
+ * @return 1 with a line; 0 at the end; MIAOPI_EIO (also for a line over
+ *         160 MiB); MIAOPI_ENOMEM; MIAOPI_EINVAL.
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_log_reader_next_line(miaopi_log_reader *r,
+                                              const char **line, size_t *len,
+                                              uint64_t *line_no,
+                                              miaopi_error *err);
+
 /** Free a reader. NULL-safe. @since 0.2 */
 MIAOPI_EXTERN void miaopi_log_reader_free(miaopi_log_reader *r);
+
+/** For miaopi_log_entry_parse: parse only the case now and the rest of
+ * the entry when an accessor or miaopi_log_entry_replay needs it, as a
+ * reader does once miaopi_log_entry_replay has been used on it. @since 0.2 */
+#define MIAOPI_LOG_ENTRY_LAZY 1u
+
+/**
+ * Make an entry of one log line, outside a reader: what
+ * miaopi_log_reader_next does with a line (the same code), for an entry
+ * a thread of its own can own. The line is copied.
+ *
+ * Without MIAOPI_LOG_ENTRY_LAZY the entry is parsed whole and its
+ * accessors read every field. With it only the case is parsed; use the
+ * entry as miaopi_log_entry_replay says of a reader's entries after a
+ * replay (call the accessors after it returned 0 or 1).
+ *
+ * Thread safety: the function may run on many threads at once. The entry
+ * is used by one thread at a time; entries made here share nothing, so
+ * distinct ones may be replayed on distinct threads at once (each with its
+ * own miaopi_decision; the rulesets may be shared).
+ *
+ * @param[out] out  the entry; new, free with miaopi_log_entry_free
+ * @param line      one line, with or without its final newline
+ * @param line_no   the line number that the entry reports and that err
+ *                  names (e.g. from miaopi_log_reader_next_line)
+ * @param flags     0 or MIAOPI_LOG_ENTRY_LAZY
+ * @return 0; MIAOPI_ECASE for a line that is not an entry (err names
+ *         @p line_no); MIAOPI_ENOMEM; MIAOPI_EINVAL (unknown flags).
+ * @since 0.2
+ */
+MIAOPI_EXTERN int miaopi_log_entry_parse(miaopi_log_entry **out,
+                                         const char *line, size_t len,
+                                         uint64_t line_no, unsigned flags,
+                                         miaopi_error *err);
+
+/** Free an entry of miaopi_log_entry_parse. NULL-safe; an entry
+ * borrowed from a reader is left to its reader. @since 0.2 */
+MIAOPI_EXTERN void miaopi_log_entry_free(miaopi_log_entry *e);
 
 /** Entry accessors. Strings are borrowed from the entry; absent fields
  * read as "" (or 0). @since 0.2 */
@@ -723,7 +782,9 @@ MIAOPI_EXTERN const char *miaopi_log_entry_json(const miaopi_log_entry *e);
  * MIAOPI_ENOMEM); the accessors, which cannot, then read fields as
  * absent. Call the accessors of such an entry after this function
  * returned 0 (it has parsed the entry then), or use a reader of their
- * own.
+ * own. Entries of miaopi_log_entry_parse follow their flags instead.
+ * Thread safety: it uses only @p e, @p d and the rulesets (read-only);
+ * distinct entries and decisions may be replayed on distinct threads.
  * @param d receives the replayed decision
  * @return 1 reproduced; 0 differs; MIAOPI_ENOTFOUND if the entry's
  *         ruleset is not among @p rulesets; MIAOPI_EINVAL for an entry that

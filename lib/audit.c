@@ -1101,13 +1101,16 @@ struct miaopi_log_entry {
     bool head_parsed;     /* json holds the head (or the whole entry) */
     bool head_bad;        /* the head did not parse */
     bool head_oom;
+    /* Kept across the entries of a reader (entry_clear leaves them): */
+    miaopi_log_reader *reader; /* the entry's reader; NULL: its own */
+    miaopi__buf cmp;      /* miaopi_log_entry_replay's expected bytes */
+    /* An entry of miaopi_log_entry_parse owns its line: */
+    char *own;
 };
 
 struct miaopi_log_reader {
     line_reader lr;
     miaopi_log_entry e;
-    char *raw;
-    miaopi__buf cmp; /* miaopi_log_entry_replay's expected bytes */
     bool lazy;       /* miaopi_log_entry_replay is used: split entries */
 };
 
@@ -1121,7 +1124,8 @@ int miaopi_log_reader_open(miaopi_log_reader **out, const char *path,
     miaopi_log_reader *r = miaopi__calloc(NULL, 1, sizeof(*r));
     if (!r)
         return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
-    miaopi__buf_init(&r->cmp);
+    miaopi__buf_init(&r->e.cmp);
+    r->e.reader = r;
     r->lr.f = fopen(path, "rb");
     if (!r->lr.f) {
         miaopi__free(NULL, r);
@@ -1132,11 +1136,18 @@ int miaopi_log_reader_open(miaopi_log_reader **out, const char *path,
     return MIAOPI_OK;
 }
 
+/* Empty e for its next line; a reader's entry keeps its reader and
+ * its buffer. */
 static void entry_clear(miaopi_log_entry *e)
 {
     miaopi_case_free(e->c);
     json_decref(e->json);
+    miaopi__free(NULL, e->own);
+    miaopi_log_reader *r = e->reader;
+    miaopi__buf cmp = e->cmp;
     memset(e, 0, sizeof(*e));
+    e->reader = r;
+    e->cmp = cmp;
 }
 
 /* memmem, which POSIX does not have. */
@@ -1198,6 +1209,80 @@ static bool split_entry(miaopi_log_entry *e, const char *entry, size_t len,
     return false;
 }
 
+/* Make e from one line (without its newline) in line[0, len), which e
+ * then borrows (its last byte is overwritten with a NUL). With lazy, only
+ * the case is parsed (see struct miaopi_log_entry). The one per-line
+ * implementation, for the reader and for miaopi_log_entry_parse alike. */
+static int entry_from_line(miaopi_log_entry *e, char *line, size_t len,
+                           uint64_t line_no, bool lazy, miaopi_error *err)
+{
+    line_view v;
+    json_error_t je;
+    bool oom = false;
+    bool ok = view_line(line, len, &v);
+    if (ok) {
+        /* The accessors cannot report a failure, so an entry is parsed
+         * whole here (its errors, out of memory among them, reported
+         * now) unless the caller replays with miaopi_log_entry_replay,
+         * which parses the rest itself when it needs to and says if that
+         * fails. */
+        e->split = lazy && split_entry(e, v.entry, v.entry_len, &oom);
+        if (!e->split && !oom) {
+            e->json = miaopi__json_load_checked(v.entry, v.entry_len, 0,
+                                                &je, &oom);
+            ok = e->json && json_is_object(e->json);
+            e->head_parsed = true;
+        }
+    }
+    if (!ok || oom) {
+        entry_clear(e);
+        if (oom)
+            return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
+        return miaopi__error_set(err, MIAOPI_ECASE,
+                                 "line %llu is not a log entry",
+                                 (unsigned long long)line_no);
+    }
+    /* The raw text stays valid in the line buffer as long as e does. */
+    line[ENTRY_AT + v.entry_len] = '\0';
+    e->raw = line + ENTRY_AT;
+    e->raw_len = v.entry_len;
+    e->prev = v.prev;
+    e->seq = v.seq;
+    e->line = line_no;
+    json_t *c = e->split ? e->case_json : json_object_get(e->json, "case");
+    if (e->split)
+        e->rules = NULL;
+    else
+        e->rules = json_object_get(e->json, "rules");
+    if (json_is_object(c)) {
+        if (!e->split)
+            json_incref(c);
+        e->case_json = c;
+        if (miaopi__case_wrap(&e->c, c) != MIAOPI_OK) {
+            e->case_json = NULL;
+            entry_clear(e);
+            return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
+        }
+    } else if (e->split) {
+        json_decref(c); /* cannot happen: the split needs an object */
+        e->case_json = NULL;
+    }
+    return 1;
+}
+
+/* The next line into r->lr (the entry of the previous call let go). */
+static int next_line(miaopi_log_reader *r, miaopi_error *err)
+{
+    entry_clear(&r->e);
+    int got = read_line(&r->lr);
+    if (got < 0)
+        return miaopi__error_set(err, errno == ENOMEM ? MIAOPI_ENOMEM
+                                                      : MIAOPI_EIO,
+                                 "cannot read line %llu of the log",
+                                 (unsigned long long)r->lr.lineno + 1);
+    return got;
+}
+
 int miaopi_log_reader_next(miaopi_log_reader *r,
                            const miaopi_log_entry **entry, miaopi_error *err)
 {
@@ -1205,70 +1290,73 @@ int miaopi_log_reader_next(miaopi_log_reader *r,
     if (!r || !entry)
         return miaopi__error_set(err, MIAOPI_EINVAL, "invalid argument");
     *entry = NULL;
-    entry_clear(&r->e);
-    int got = read_line(&r->lr);
-    if (got == 0)
-        return 0;
-    if (got < 0)
-        return miaopi__error_set(err, errno == ENOMEM ? MIAOPI_ENOMEM
-                                                      : MIAOPI_EIO,
-                                 "cannot read line %llu of the log",
-                                 (unsigned long long)r->lr.lineno + 1);
-    line_view v;
-    json_error_t je;
-    bool oom = false;
-    bool ok = view_line(r->lr.buf, r->lr.len, &v);
-    if (ok) {
-        /* The accessors cannot report a failure, so an entry is parsed
-         * whole here (its errors, out of memory among them, reported
-         * now) unless the caller replays with miaopi_log_entry_replay,
-         * which parses the rest itself when it needs to and says if that
-         * fails. */
-        r->e.split = r->lazy && split_entry(&r->e, v.entry, v.entry_len,
-                                            &oom);
-        if (!r->e.split && !oom) {
-            r->e.json = miaopi__json_load_checked(v.entry, v.entry_len, 0,
-                                                  &je, &oom);
-            ok = r->e.json && json_is_object(r->e.json);
-            r->e.head_parsed = true;
-        }
+    int got = next_line(r, err);
+    if (got == 1)
+        got = entry_from_line(&r->e, r->lr.buf, r->lr.len, r->lr.lineno,
+                              r->lazy, err);
+    if (got == 1)
+        *entry = &r->e;
+    return got;
+}
+
+int miaopi_log_reader_next_line(miaopi_log_reader *r, const char **line,
+                                size_t *len, uint64_t *line_no,
+                                miaopi_error *err)
+{
+    miaopi__error_clear(err);
+    if (!r || !line || !len)
+        return miaopi__error_set(err, MIAOPI_EINVAL, "invalid argument");
+    *line = NULL;
+    *len = 0;
+    int got = next_line(r, err);
+    if (got == 1) {
+        *line = r->lr.buf;
+        *len = r->lr.len;
     }
-    if (!ok || oom) {
-        entry_clear(&r->e);
-        if (oom)
-            return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
-        return miaopi__error_set(err, MIAOPI_ECASE,
-                                 "line %llu is not a log entry",
-                                 (unsigned long long)r->lr.lineno);
+    if (line_no)
+        *line_no = r->lr.lineno;
+    return got;
+}
+
+int miaopi_log_entry_parse(miaopi_log_entry **out, const char *line,
+                           size_t len, uint64_t line_no, unsigned flags,
+                           miaopi_error *err)
+{
+    miaopi__error_clear(err);
+    if (!out || (!line && len) || (flags & ~MIAOPI_LOG_ENTRY_LAZY))
+        return miaopi__error_set(err, MIAOPI_EINVAL, "invalid argument");
+    *out = NULL;
+    if (len > 0 && line[len - 1] == '\n')
+        len--; /* a line as getline(3) gives it */
+    miaopi_log_entry *e = miaopi__calloc(NULL, 1, sizeof(*e));
+    char *own = len < SIZE_MAX ? miaopi__malloc(NULL, len + 1) : NULL;
+    if (!e || !own) {
+        miaopi__free(NULL, e);
+        miaopi__free(NULL, own);
+        return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
     }
-    /* The raw text stays valid in the line buffer until the next call. */
-    r->lr.buf[ENTRY_AT + v.entry_len] = '\0';
-    r->e.raw = r->lr.buf + ENTRY_AT;
-    r->e.raw_len = v.entry_len;
-    r->e.prev = v.prev;
-    r->e.seq = v.seq;
-    r->e.line = r->lr.lineno;
-    json_t *c = r->e.split ? r->e.case_json
-                           : json_object_get(r->e.json, "case");
-    if (r->e.split)
-        r->e.rules = NULL;
-    else
-        r->e.rules = json_object_get(r->e.json, "rules");
-    if (json_is_object(c)) {
-        if (!r->e.split)
-            json_incref(c);
-        r->e.case_json = c;
-        if (miaopi__case_wrap(&r->e.c, c) != MIAOPI_OK) {
-            r->e.case_json = NULL;
-            entry_clear(&r->e);
-            return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
-        }
-    } else if (r->e.split) {
-        json_decref(c); /* cannot happen: the split needs an object */
-        r->e.case_json = NULL;
+    miaopi__buf_init(&e->cmp);
+    if (len)
+        memcpy(own, line, len);
+    own[len] = '\0';
+    e->own = own; /* freed with e, also by entry_clear on a failure */
+    int rc = entry_from_line(e, own, len, line_no,
+                             (flags & MIAOPI_LOG_ENTRY_LAZY) != 0, err);
+    if (rc != 1) {
+        miaopi_log_entry_free(e);
+        return rc;
     }
-    *entry = &r->e;
-    return 1;
+    *out = e;
+    return MIAOPI_OK;
+}
+
+void miaopi_log_entry_free(miaopi_log_entry *e)
+{
+    if (!e || e->reader)
+        return; /* a reader's entry is the reader's */
+    entry_clear(e);
+    miaopi__buf_free(&e->cmp);
+    miaopi__free(NULL, e);
 }
 
 /* The head of a split entry, parsed on first use (the reader is used by
@@ -1314,7 +1402,7 @@ void miaopi_log_reader_free(miaopi_log_reader *r)
     if (r->lr.f)
         fclose(r->lr.f);
     miaopi__free(NULL, r->lr.buf);
-    miaopi__buf_free(&r->cmp);
+    miaopi__buf_free(&r->e.cmp);
     miaopi__free(NULL, r);
 }
 
@@ -1472,8 +1560,8 @@ static bool fast_id(const miaopi_log_entry *e, const char **id, size_t *n)
  * members the writer puts there, among them d's outcome and every rule's
  * id, status, code and unknown reason, and no spot check: the entry is
  * reproduced, with no need to parse it. */
-static bool replay_fast(miaopi_log_reader *r, const miaopi_log_entry *e,
-                        const miaopi_decision *d, size_t id_len)
+static bool replay_fast(const miaopi_log_entry *e, const miaopi_decision *d,
+                        size_t id_len)
 {
     const char *p = e->raw, *end = e->raw + e->head_len, *s;
     size_t n;
@@ -1492,7 +1580,8 @@ static bool replay_fast(miaopi_log_reader *r, const miaopi_log_entry *e,
         !lit(&p, end, ",\"engine\":\"") || !plain_str(&p, end, &s, &n) ||
         !lit(&p, end, ","))
         return false;
-    miaopi__buf *b = &r->cmp;
+    /* The entry's own buffer: entries on other threads have theirs. */
+    miaopi__buf *b = &((miaopi_log_entry *)e)->cmp;
     b->len = 0;
     b->failed = false;
     if (!miaopi__decision_json_members(b, d) || b->failed)
@@ -1527,10 +1616,8 @@ int miaopi_log_entry_replay(const miaopi_log_entry *e, miaopi_decision *d,
     miaopi__error_clear(err);
     if (!e || !d || (!rulesets && n))
         return miaopi__error_set(err, MIAOPI_EINVAL, "invalid argument");
-    /* The entry belongs to its reader, which holds the buffers. */
-    miaopi_log_reader *r =
-        (miaopi_log_reader *)((char *)e - offsetof(miaopi_log_reader, e));
-    r->lazy = true; /* from the next entry on */
+    if (e->reader)
+        e->reader->lazy = true; /* from its next entry on */
     const char *fid;
     size_t fid_len;
     const miaopi_ruleset *tried = NULL;
@@ -1552,7 +1639,7 @@ int miaopi_log_entry_replay(const miaopi_log_entry *e, miaopi_decision *d,
             eo.decision_id = id;
             miaopi_error e2;
             if (miaopi_evaluate(d, tried, e->c, &eo, &e2) == MIAOPI_OK &&
-                replay_fast(r, e, d, fid_len))
+                replay_fast(e, d, fid_len))
                 return 1;
         }
     }

@@ -508,6 +508,51 @@ static void step_log_replay_api(fixture *fx, long fail_at, result *r)
     miaopi_log_reader_free(rd);
 }
 
+/* The same with entries parsed from the reader's lines outside it
+ * (miaopi_log_entry_parse), whole and lazily by turns. */
+static void step_log_entry_parse(fixture *fx, long fail_at, result *r)
+{
+    miaopi_log_reader *rd = NULL;
+    miaopi_decision *d = NULL;
+    arm(fail_at);
+    int rc = miaopi_log_reader_open(&rd, fx->logpath, NULL);
+    if (rc == MIAOPI_OK)
+        rc = miaopi_decision_new_with(&d, &hooks);
+    for (unsigned flags = 0; rc == MIAOPI_OK;
+         flags ^= MIAOPI_LOG_ENTRY_LAZY) {
+        const char *line;
+        size_t len;
+        uint64_t no;
+        int n = miaopi_log_reader_next_line(rd, &line, &len, &no, NULL);
+        if (n <= 0) {
+            rc = n;
+            break;
+        }
+        miaopi_log_entry *e = NULL;
+        rc = miaopi_log_entry_parse(&e, line, len, no, flags, NULL);
+        if (rc != MIAOPI_OK)
+            break;
+        int k = miaopi_log_entry_replay(e, d, &fx->rs, 1, NULL);
+        miaopi_log_entry_free(e);
+        if (k == MIAOPI_EINVAL)
+            continue; /* the header */
+        if (k < 0) {
+            if (miaopi_decision_outcome(d) == MIAOPI_APPROVE)
+                r->approve_after_error = true;
+            rc = k;
+            break;
+        }
+        char text[160];
+        snprintf(text, sizeof(text), "%llu %d %s", (unsigned long long)no,
+                 k, miaopi_outcome_name(miaopi_decision_outcome(d)));
+        add_text(r, text);
+    }
+    disarm();
+    r->rc = rc;
+    miaopi_decision_free(d);
+    miaopi_log_reader_free(rd);
+}
+
 typedef struct step {
     const char *name;
     step_fn fn;
@@ -531,6 +576,7 @@ static const step steps[] = {
     {"log-verify", step_log_verify, false, false, false},
     {"log-replay", step_log_replay, false, false, false},
     {"log-replay-api", step_log_replay_api, false, false, false},
+    {"log-entry-parse", step_log_entry_parse, false, false, false},
 };
 #define NSTEPS (sizeof(steps) / sizeof(steps[0]))
 
