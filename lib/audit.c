@@ -268,7 +268,41 @@ typedef struct line_reader {
     size_t len;      /* without the newline */
     bool newline;    /* the line ended with '\n' */
     uint64_t lineno;
+    /* Input read ahead from f; lines are split here with memchr, so a
+     * NUL byte in a line is part of it (fgets, which the reader used
+     * before, cannot say how many bytes it read: a line with a NUL
+     * merged with the next and every later line number was off by one). */
+    char *in;
+    size_t in_pos, in_len;
 } line_reader;
+
+#define READ_BLOCK ((size_t)1 << 16)
+
+/* Append n bytes of input to the line; false (errno set) past MAX_LINE
+ * or without memory. */
+static bool line_append(line_reader *r, const char *p, size_t n)
+{
+    if (n > MAX_LINE - r->len) {
+        errno = EFBIG;
+        return false;
+    }
+    if (r->cap - r->len <= n) {
+        size_t cap = r->cap ? r->cap : READ_BLOCK;
+        while (cap - r->len <= n)
+            cap *= 2;
+        char *b = miaopi__realloc(NULL, r->buf, cap);
+        if (!b) {
+            errno = ENOMEM;
+            return false;
+        }
+        r->buf = b;
+        r->cap = cap;
+    }
+    memcpy(r->buf + r->len, p, n);
+    r->len += n;
+    r->buf[r->len] = '\0';
+    return true;
+}
 
 /* 1 with a line, 0 at end of file, -1 on error (errno) or a line longer
  * than MAX_LINE (errno = EFBIG). */
@@ -276,33 +310,34 @@ static int read_line(line_reader *r)
 {
     r->len = 0;
     r->newline = false;
+    if (!r->in && !(r->in = miaopi__malloc(NULL, READ_BLOCK))) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (!line_append(r, "", 0)) /* an empty line is a valid string too */
+        return -1;
     for (;;) {
-        if (r->cap - r->len < 65536) {
-            size_t cap = r->cap ? r->cap * 2 : 1 << 16;
-            if (cap > MAX_LINE + 65536) {
-                errno = EFBIG;
-                return -1;
+        if (r->in_pos == r->in_len) {
+            r->in_pos = 0;
+            r->in_len = fread(r->in, 1, READ_BLOCK, r->f);
+            if (r->in_len == 0) {
+                if (ferror(r->f))
+                    return -1;
+                if (r->len == 0)
+                    return 0;
+                r->lineno++; /* a last line without its newline */
+                return 1;
             }
-            char *b = miaopi__realloc(NULL, r->buf, cap);
-            if (!b) {
-                errno = ENOMEM;
-                return -1;
-            }
-            r->buf = b;
-            r->cap = cap;
         }
-        if (!fgets(r->buf + r->len, (int)(r->cap - r->len), r->f)) {
-            if (ferror(r->f))
-                return -1;
-            if (r->len == 0)
-                return 0;
-            r->lineno++;
-            return 1;
-        }
-        size_t n = strlen(r->buf + r->len);
-        r->len += n;
-        if (r->len > 0 && r->buf[r->len - 1] == '\n') {
-            r->buf[--r->len] = '\0';
+        const char *p = r->in + r->in_pos;
+        size_t avail = r->in_len - r->in_pos;
+        const char *nl = memchr(p, '\n', avail);
+        size_t n = nl ? (size_t)(nl - p) : avail;
+        if (!line_append(r, p, n))
+            return -1;
+        r->in_pos += n;
+        if (nl) {
+            r->in_pos++;
             r->newline = true;
             r->lineno++;
             return 1;
@@ -1072,6 +1107,7 @@ int miaopi_log_verify(miaopi_log_report *out, const char *path,
     hasher_free(&vf.h);
     fclose(vf.lr.f);
     miaopi__free(NULL, vf.lr.buf);
+    miaopi__free(NULL, vf.lr.in);
     if (vf.oom || (out->problem == MIAOPI_LOG_MALFORMED && errno == ENOMEM))
         return miaopi__error_set(err, MIAOPI_ENOMEM, "out of memory");
     return MIAOPI_OK;
@@ -1402,6 +1438,7 @@ void miaopi_log_reader_free(miaopi_log_reader *r)
     if (r->lr.f)
         fclose(r->lr.f);
     miaopi__free(NULL, r->lr.buf);
+    miaopi__free(NULL, r->lr.in);
     miaopi__buf_free(&r->e.cmp);
     miaopi__free(NULL, r);
 }

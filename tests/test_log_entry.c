@@ -416,6 +416,73 @@ START_TEST(test_log_entry_threads__two_threads_replay)
 }
 END_TEST
 
+/* A NUL byte inside a line is part of that line: the reader calls that
+ * line (and only it) not an entry and numbers the next one right, and
+ * verification stops at it. Before, the reader split lines with fgets
+ * and strlen: the line merged with the next and later numbers were off. */
+START_TEST(test_log_entry_reader__nul_byte_in_a_line)
+{
+    char path[4300];
+    snprintf(path, sizeof(path), "%s/nul.log", tmpdir);
+    miaopi_decision *d;
+    ck_assert_int_eq(miaopi_decision_new(&d), MIAOPI_OK);
+    miaopi_log *log;
+    ck_assert_int_eq(miaopi_log_open(&log, path, NULL, NULL), MIAOPI_OK);
+    for (int i = 0; i < 4; i++)
+        append(log, d, live, i % 2 ? "reject-age" : "approve", 0.0);
+    ck_assert_int_eq(miaopi_log_close(log, NULL), MIAOPI_OK);
+    miaopi_decision_free(d);
+    /* A NUL in the middle of line 3 (decision seq 2). */
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    static char buf[1 << 20];
+    size_t len = fread(buf, 1, sizeof(buf), f);
+    char *l3 = buf;
+    for (int i = 1; i < 3; i++)
+        l3 = (char *)memchr(l3, '\n', len - (size_t)(l3 - buf)) + 1;
+    l3[40] = '\0';
+    rewind(f);
+    ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
+    fclose(f);
+
+    miaopi_log_reader *r;
+    miaopi_error err;
+    const miaopi_log_entry *e;
+    ck_assert_int_eq(miaopi_log_reader_open(&r, path, &err), MIAOPI_OK);
+    ck_assert_int_eq(miaopi_log_reader_next(r, &e, &err), 1); /* header */
+    ck_assert_int_eq(miaopi_log_reader_next(r, &e, &err), 1);
+    ck_assert_uint_eq(miaopi_log_entry_line(e), 2);
+    ck_assert_int_eq(miaopi_log_reader_next(r, &e, &err), MIAOPI_ECASE);
+    ck_assert_str_eq(err.message, "line 3 is not a log entry");
+    ck_assert_int_eq(miaopi_log_reader_next(r, &e, &err), 1);
+    ck_assert_uint_eq(miaopi_log_entry_line(e), 4);
+    ck_assert_uint_eq(miaopi_log_entry_seq(e), 3);
+    ck_assert_int_eq(miaopi_log_reader_next(r, &e, &err), 1);
+    ck_assert_uint_eq(miaopi_log_entry_line(e), 5);
+    ck_assert_int_eq(miaopi_log_reader_next(r, &e, &err), 0);
+    miaopi_log_reader_free(r);
+    /* The lines, with their lengths, as the reader hands them out. */
+    ck_assert_int_eq(miaopi_log_reader_open(&r, path, &err), MIAOPI_OK);
+    const char *line;
+    size_t n;
+    uint64_t no;
+    for (uint64_t i = 1; i <= 5; i++) {
+        ck_assert_int_eq(miaopi_log_reader_next_line(r, &line, &n, &no, &err),
+                         1);
+        ck_assert_uint_eq(no, i);
+        if (i == 3)
+            ck_assert_uint_gt(n, 40);
+    }
+    ck_assert_int_eq(miaopi_log_reader_next_line(r, &line, &n, &no, &err), 0);
+    miaopi_log_reader_free(r);
+
+    miaopi_log_report rep = MIAOPI_LOG_REPORT_INIT;
+    ck_assert_int_eq(miaopi_log_verify(&rep, path, NULL, 0, &err), MIAOPI_OK);
+    ck_assert_int_ne(rep.problem, MIAOPI_LOG_INTACT);
+    ck_assert_uint_eq(rep.bad_line, 3);
+}
+END_TEST
+
 static Suite *log_entry_suite(void)
 {
     Suite *s = suite_create("log-entry");
@@ -425,6 +492,7 @@ static Suite *log_entry_suite(void)
     tcase_add_test(tc, test_log_entry_parse__same_replay_lazy);
     tcase_add_test(tc, test_log_entry_parse__bad_input);
     tcase_add_test(tc, test_log_entry_parse__with_newline);
+    tcase_add_test(tc, test_log_entry_reader__nul_byte_in_a_line);
     suite_add_tcase(s, tc);
     tc = tcase_create("threads");
     tcase_set_timeout(tc, 120);
