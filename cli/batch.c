@@ -144,18 +144,31 @@ static batch_end batch_run(FILE *in, batch_stats *st,
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    bool usage = false;
-    while (!usage && (n = getline(&line, &cap, in)) >= 0) {
+    bool stop = false;
+    while (!stop && (n = getline(&line, &cap, in)) >= 0) {
         st->lines++;
         st->done += n;
         if (!batch_blank(line, (size_t)n))
-            usage = one_line(st, line, (size_t)n, t, d, eo, lang, flags) ==
-                    MIAOPI_EAMBIGUOUS;
+            stop = one_line(st, line, (size_t)n, t, d, eo, lang, flags) ==
+                   MIAOPI_EAMBIGUOUS;
+        if (!stop && ferror(stdout)) {
+            batch_output_failed();
+            stop = true;
+        }
         batch_progress(st, false);
     }
     free(line);
     miaopi_decision_free(d);
-    return usage ? BATCH_STOPPED : BATCH_FINISHED;
+    return stop ? BATCH_STOPPED : BATCH_FINISHED;
+}
+
+static bool output_failed_said;
+
+void batch_output_failed(void)
+{
+    if (!output_failed_said)
+        fprintf(stderr, "%s: cannot write the output\n", cli_prog);
+    output_failed_said = true;
 }
 
 int cli_eval_batch(const char *path, const cli_batch_target *t,
@@ -186,8 +199,11 @@ int cli_eval_batch(const char *path, const cli_batch_target *t,
     batch_progress(&st, true);
     if (end == BATCH_FINISHED)
         summary(&st);
-    if (fflush(stdout) != 0)
+    /* A failed write may show only now, at the last flush. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        batch_output_failed();
         status = EXIT_ERROR;
+    }
     if (status == 0 && st.errors)
         status = EXIT_FOUND;
     return status;

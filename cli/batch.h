@@ -24,6 +24,10 @@ typedef struct batch_stats {
 typedef enum batch_end { BATCH_FINISHED, BATCH_STOPPED } batch_end;
 
 bool batch_blank(const char *s, size_t n);
+/* Say that standard output cannot be written (once per run). A run stops
+ * there: deciding, and logging, more cases whose decisions nobody will
+ * read helps no one. */
+void batch_output_failed(void);
 void batch_progress(batch_stats *st, bool final);
 /* The error record of a line, without a newline; free with free(). NULL
  * when out of memory. */

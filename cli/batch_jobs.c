@@ -51,6 +51,9 @@ typedef struct job_line {
     int rc;               /* 0, or why the line is an error record */
     miaopi_case *c;       /* the parsed case (rc == 0) */
     char *record;         /* the error record (rc != 0); may be NULL */
+    char *json;           /* the decision's JSON (rc == 0), made before
+                             the log's turn; NULL: json_rc says why */
+    int json_rc;
 } job_line;
 
 typedef enum slot_state {
@@ -110,7 +113,8 @@ typedef struct worker {
     size_t nd;
 } worker;
 
-static bool buf_add(buf *b, const char *s, size_t n)
+/* Room for n more bytes; false (and b failed) without memory. */
+static bool buf_reserve(buf *b, size_t n)
 {
     if (b->failed)
         return false;
@@ -130,6 +134,13 @@ static bool buf_add(buf *b, const char *s, size_t n)
         b->data = d;
         b->cap = cap;
     }
+    return true;
+}
+
+static bool buf_add(buf *b, const char *s, size_t n)
+{
+    if (!buf_reserve(b, n))
+        return false;
     memcpy(b->data + b->len, s, n);
     b->len += n;
     return true;
@@ -165,11 +176,11 @@ static void put_error(job_batch *b, unsigned long number, int rc,
     free(s);
 }
 
-static void put_decision(job_batch *b, const pipeline *p,
-                         unsigned long number, const miaopi_decision *d)
+/* A decision's line: its JSON s (made by miaopi_decision_to_json, rc) with
+ * the line number first. */
+static void put_json(job_batch *b, unsigned long number,
+                     const miaopi_decision *d, const char *s, int rc)
 {
-    char *s = NULL;
-    int rc = miaopi_decision_to_json(&s, d, p->lang, p->flags);
     if (rc != MIAOPI_OK) {
         put_error(b, number, rc, miaopi_strerror(rc));
         return;
@@ -180,6 +191,14 @@ static void put_decision(job_batch *b, const pipeline *p,
     buf_add(&b->out, head, (size_t)n);
     buf_add(&b->out, s + 1, strlen(s + 1));
     buf_add(&b->out, "\n", 1);
+}
+
+static void put_decision(job_batch *b, const pipeline *p,
+                         unsigned long number, const miaopi_decision *d)
+{
+    char *s = NULL;
+    int rc = miaopi_decision_to_json(&s, d, p->lang, p->flags);
+    put_json(b, number, d, s, rc);
     miaopi_free(s);
 }
 
@@ -261,15 +280,49 @@ static size_t decide_for_log(worker *w, job_batch *b, size_t n)
     return n;
 }
 
-/* Append lines [0, n) in the batch's turn, then render them. A batch
- * after a stop appends nothing (and is never written). */
+/* Lines [0, n) with a log, before the batch's turn: each decision's id
+ * fixed (the entry and the output carry the same) and its JSON made, and
+ * room kept for the batch's output, so that writing the output in the
+ * turn cannot fail and the turn is not passed on before a failure is
+ * known. False when out of memory. */
+static bool render_for_log(worker *w, job_batch *b, size_t n)
+{
+    const pipeline *p = w->p;
+    size_t need = 0;
+    for (size_t i = 0; i < n; i++) {
+        job_line *l = &b->lines[i];
+        l->json = NULL;
+        l->json_rc = MIAOPI_OK;
+        if (l->rc != MIAOPI_OK) {
+            need += l->record ? strlen(l->record) + 1 : 0;
+            continue;
+        }
+        if (!miaopi_decision_id(w->d[i]))
+            return false;
+        l->json_rc = miaopi_decision_to_json(&l->json, w->d[i], p->lang,
+                                             p->flags);
+        need += 32 + (l->json ? strlen(l->json) : 0);
+    }
+    return buf_reserve(&b->out, need);
+}
+
+/* Append lines [0, n) in the batch's turn and write their output. The
+ * turn passes on only after the output is written (or known to fail:
+ * then the run stops here, and no later batch is logged). A batch after
+ * a stop appends nothing (and is never written). */
 static void append_and_render(worker *w, job_batch *b, size_t n)
 {
     pipeline *p = w->p;
+    bool rendered = render_for_log(w, b, n);
+    if (!rendered) {
+        b->stop = MIAOPI_ENOMEM;
+        b->stop_at = 0;
+        announce_stop(p, b);
+    }
     pthread_mutex_lock(&p->lock);
-    while (p->log_turn != b->seq && b->seq <= p->stop_seq)
+    while (rendered && p->log_turn != b->seq && b->seq <= p->stop_seq)
         pthread_cond_wait(&p->cv_log, &p->lock);
-    bool skip = b->seq > p->stop_seq;
+    bool skip = !rendered || b->seq > p->stop_seq;
     pthread_mutex_unlock(&p->lock);
     for (size_t i = 0; i < n && !skip; i++) {
         job_line *l = &b->lines[i];
@@ -281,20 +334,34 @@ static void append_and_render(worker *w, job_batch *b, size_t n)
             l->record = batch_error_json(l->number, l->rc,
                                          message(l->rc, &err));
     }
+    for (size_t i = 0; i < n && !skip; i++) {
+        job_line *l = &b->lines[i];
+        if (l->rc == MIAOPI_OK)
+            put_json(b, l->number, w->d[i], l->json, l->json_rc);
+        else
+            put_record(b, l->record);
+    }
     if (!skip) {
         pthread_mutex_lock(&p->lock);
+        if (b->out.failed && !b->stop) {
+            /* Logged but not written: stop before any later batch is
+             * logged. */
+            b->stop = MIAOPI_ENOMEM;
+            b->stop_at = n;
+            if (b->seq < p->stop_seq)
+                p->stop_seq = b->seq;
+        }
         p->log_turn++;
         pthread_cond_broadcast(&p->cv_log);
         pthread_mutex_unlock(&p->lock);
     }
     for (size_t i = 0; i < n; i++) {
         job_line *l = &b->lines[i];
-        if (!skip && l->rc == MIAOPI_OK)
-            put_decision(b, p, l->number, w->d[i]);
-        else if (!skip)
-            put_record(b, l->record);
         miaopi_case_free(l->c);
         free(l->record);
+        miaopi_free(l->json);
+        l->c = NULL;
+        l->record = l->json = NULL;
     }
 }
 
@@ -317,8 +384,9 @@ static void decide_batch(worker *w, job_batch *b)
     if (log)
         append_and_render(w, b, done);
     if (b->out.failed && !b->stop) {
-        /* Its lines may be logged already: the log is a good chain, and
-         * the exit status says the output is not complete. */
+        /* Without a log (append_and_render stops a logged batch itself,
+         * before a later batch is logged): the output is not complete,
+         * and the exit status says so. */
         b->stop = MIAOPI_ENOMEM;
         announce_stop(w->p, b);
     }
@@ -362,8 +430,15 @@ static void *worker_main(void *arg)
 static bool write_batch(pipeline *p, job_batch *b)
 {
     batch_stats *st = p->st;
-    if (!b->out.failed)
-        fwrite(b->out.data, 1, b->out.len, stdout);
+    if (!b->out.failed &&
+        (fwrite(b->out.data, 1, b->out.len, stdout) != b->out.len ||
+         ferror(stdout)) &&
+        !b->stop) {
+        /* As the one-thread loop: the run stops at a failed write (the
+         * batches being decided after this one are not logged: see the
+         * writer). */
+        b->stop = MIAOPI_EIO;
+    }
     st->lines += b->read;
     st->done += b->bytes;
     for (int i = 0; i < 4; i++)
@@ -397,6 +472,9 @@ static void *writer_main(void *arg)
             p->end = b->stop;
             p->end_err = b->err;
             p->quit = true;
+            /* No batch after this one takes its turn at the log. */
+            if (b->seq < p->stop_seq)
+                p->stop_seq = b->seq;
             pthread_cond_broadcast(&p->cv_read);
             pthread_cond_broadcast(&p->cv_work);
             pthread_cond_broadcast(&p->cv_log);
@@ -581,6 +659,9 @@ batch_end batch_run_jobs(FILE *in, batch_stats *st, const cli_batch_target *t,
         end = BATCH_STOPPED;
     } else if (p.end == MIAOPI_EAMBIGUOUS) {
         cli_print_ambiguous(t->rules, &p.end_err);
+        end = BATCH_STOPPED;
+    } else if (p.end == MIAOPI_EIO) {
+        batch_output_failed();
         end = BATCH_STOPPED;
     } else if (p.end) {
         fprintf(stderr, "%s: out of memory\n", cli_prog);

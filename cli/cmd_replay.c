@@ -382,6 +382,11 @@ static int run(const replay_cfg *cfg, bool progress, int jobs)
     replay_meter_show(&m, t.entries, true);
     print_summary(cfg, &t, &m);
     miaopi_log_reader_free(reader);
+    /* A report that did not reach its reader is a failed replay. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "%s: cannot write the output\n", cli_prog);
+        return EXIT_ERROR;
+    }
     if (status == 0 && !cfg->what_if && (t.differed || t.missing || t.errors))
         status = EXIT_FOUND;
     if (status == 0 && cfg->what_if && t.errors)

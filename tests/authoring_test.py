@@ -197,6 +197,35 @@ def batch_jobs_tests():
               small[0][0] == 1 and b"cannot write the log" in small[0][1] and
               b"earlier write" in small[0][1], small[0][1][-300:])
 
+        # Each output record carries the id of its log entry, in order
+        # (the id is fixed before the entry is appended, with --jobs).
+        for j in ("1", "2"):
+            rc, out, err = runb(*base, "--jobs", j, "--log", logs[j] + ".2")
+            shown = [r["id"] for r in map(json.loads, out.splitlines())
+                     if "id" in r]
+            with open(logs[j] + ".2", "rb") as f:
+                logged = [json.loads(l)["entry"].get("id") for l in
+                          f.read().splitlines()[1:]]
+            check("jobs %s output ids are the log's" % j,
+                  shown == logged and len(shown) == ndecided,
+                  (shown[:2], logged[:2]))
+
+        # Standard output that cannot be written: the run stops with
+        # exit 2 and says so, and does not go on logging decisions that
+        # nobody reads (at most the batches already under way).
+        for j in ("1", "2"):
+            log = os.path.join(tmp, "full%s.log" % j)
+            with open("/dev/full", "wb") as full:
+                p = subprocess.run([MIAOPI, *base, "--jobs", j, "--log", log],
+                                   stdout=full, stderr=subprocess.PIPE,
+                                   timeout=300)
+            with open(log, "rb") as f:
+                entries = len(f.read().splitlines()) - 1
+            check("jobs %s stdout full: exit 2" % j, p.returncode == 2 and
+                  b"cannot write the output" in p.stderr, p.stderr[-300:])
+            check("jobs %s stdout full: logging stops" % j,
+                  entries < 2 * 2 * 256 + 256, entries)
+
         # Usage errors.
         for j in ("-1", "x", "257", "", "2x"):
             rc, out, err = runb(*base, "--jobs", j)

@@ -159,6 +159,15 @@ with tempfile.TemporaryDirectory() as tmp:
                        "--jobs", "2")
     check("no such log", rc == 2 and b"nope.log" in err and out == b"", err)
 
+    # A report that cannot be written is a failed replay.
+    for j in ("1", "2"):
+        with open("/dev/full", "wb") as full:
+            p = subprocess.run([MIAOPI, "replay", clean, "-r", RULES,
+                                "--json", "--jobs", j], stdout=full,
+                               stderr=subprocess.PIPE, timeout=600)
+        check("jobs %s stdout full" % j, p.returncode == 2 and
+              b"cannot write the output" in p.stderr, p.stderr[-300:])
+
 # Usage errors.
 for bad in ("-1", "257", "x", "", "2x"):
     rc, out, err = run("replay", "x.log", "-r", RULES, "--jobs", bad)
