@@ -496,6 +496,18 @@ static bool read_batch(job_batch *b, size_t max_lines, FILE *in,
                        char **line, size_t *cap, unsigned long *number)
 {
     b->text.len = 0;
+    /* A long line left this slot's buffers large: give that back, so that
+     * 2N slots hold about 2N batches' worth, not 2N of the longest line. */
+    if (b->text.cap > 4 * BATCH_BYTES) {
+        free(b->text.data);
+        b->text.data = NULL;
+        b->text.cap = 0;
+    }
+    if (b->out.cap > 4 * BATCH_BYTES) {
+        free(b->out.data);
+        b->out.data = NULL;
+        b->out.cap = b->out.len = 0;
+    }
     b->text.failed = false;
     b->nlines = 0;
     b->read = 0;

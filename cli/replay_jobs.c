@@ -297,6 +297,13 @@ static bool text_add(job_batch *b, const char *s, size_t n)
 static bool read_batch(job_batch *b, miaopi_log_reader *reader)
 {
     b->text_len = 0;
+    /* A long line left this slot's text large: give that back, so that
+     * 2N slots hold about 2N batches' worth, not 2N of the longest line. */
+    if (b->text_cap > 4 * BATCH_BYTES) {
+        free(b->text);
+        b->text = NULL;
+        b->text_cap = 0;
+    }
     b->nlines = 0;
     b->stop = 0;
     while (b->nlines < BATCH_LINES && b->text_len < BATCH_BYTES) {
