@@ -290,15 +290,18 @@ static bool render_for_log(worker *w, job_batch *b, size_t n)
     const pipeline *p = w->p;
     size_t need = 0;
     for (size_t i = 0; i < n; i++) {
+        b->lines[i].json = NULL; /* all of them: the loop below may stop */
+        b->lines[i].json_rc = MIAOPI_OK;
+    }
+    for (size_t i = 0; i < n; i++) {
         job_line *l = &b->lines[i];
-        l->json = NULL;
-        l->json_rc = MIAOPI_OK;
         if (l->rc != MIAOPI_OK) {
             need += l->record ? strlen(l->record) + 1 : 0;
             continue;
         }
-        if (!miaopi_decision_id(w->d[i]))
-            return false;
+        /* Made now, used by the append (if making it fails, so does the
+         * append, and the line becomes its error record). */
+        (void)miaopi_decision_id(w->d[i]);
         l->json_rc = miaopi_decision_to_json(&l->json, w->d[i], p->lang,
                                              p->flags);
         need += 32 + (l->json ? strlen(l->json) : 0);
